@@ -41,3 +41,14 @@ TEST_CASE("prefixes parse, contain and mask", "[packet][address]") {
   CHECK_FALSE(ip_prefix::parse("192.0.2.1/2x"));
   CHECK(ip_prefix::parse("0.0.0.0/0")->contains(*ip_address::parse("203.0.113.5")));
 }
+
+TEST_CASE("a hand-built prefix longer than its family allows acts as a host prefix", "[packet][address]") {
+  // Found by the fuzz work: contains() read past the 16 address bytes for length > 128.
+  auto a = *ip_address::parse("fd00::1");
+  ip_prefix p{a, 200};
+  CHECK(p.contains(a));
+  CHECK_FALSE(p.contains(*ip_address::parse("fd00::2")));
+  ip_prefix q{*ip_address::parse("192.0.2.1"), 99};
+  CHECK(q.contains(*ip_address::parse("192.0.2.1")));
+  CHECK(q.network().address == q.address);
+}

@@ -43,7 +43,9 @@ struct flow_key {
   // protocol alone (ports zero).
   static flow_key of(const ip_packet& pkt) noexcept {
     std::uint16_t sport = 0, dport = 0;
-    if (pkt.tcp) {
+    if (pkt.is_fragment()) {
+      // Later fragments carry no ports: key every fragment alike so they stay in one flow.
+    } else if (pkt.tcp) {
       sport = pkt.tcp->source_port();
       dport = pkt.tcp->destination_port();
     } else if (pkt.udp) {

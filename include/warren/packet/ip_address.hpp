@@ -136,7 +136,8 @@ struct ip_prefix {
     if (a.is_v6() != address.is_v6()) return false;
     const auto& x = a.raw();
     const auto& y = address.raw();
-    unsigned full = length / 8, rest = length % 8;
+    unsigned len = length < max_length() ? length : max_length();  // a hand-built prefix may overstate
+    unsigned full = len / 8, rest = len % 8;
     for (unsigned i = 0; i < full; ++i)
       if (x[i] != y[i]) return false;
     if (rest == 0) return true;
@@ -147,7 +148,7 @@ struct ip_prefix {
     auto octets = address.raw();
     for (unsigned i = 0; i < 16; ++i) {
       unsigned bit = i * 8;
-      if (bit >= length) octets[i] = 0;
+      if (bit >= length || bit >= max_length()) octets[i] = 0;
       else if (bit + 8 > length) octets[i] &= static_cast<std::uint8_t>(0xFF00u >> (length - bit));
     }
     ip_address a = address.is_v6() ? ip_address(ipv6_address{octets})

@@ -33,6 +33,11 @@ struct ip_packet {
   ip_address destination() const noexcept {
     return ipv6 ? ip_address(ipv6->destination()) : ip_address(ipv4->destination());
   }
+  // The destination the transport checksum covers: the final one, which an IPv6 packet still
+  // on its source route carries in its Routing header (RFC 8200 §8.1).
+  ip_address checksum_destination() const noexcept {
+    return ipv6 ? ip_address(ipv6->final_destination()) : ip_address(ipv4->destination());
+  }
   // The upper-layer protocol (after IPv6 extension headers).
   ip_protocol protocol() const noexcept { return ipv6 ? ipv6->upper_protocol() : ipv4->protocol(); }
   // The upper-layer header and data.
@@ -73,8 +78,9 @@ inline result<ip_packet> parse_ip(byte_view bytes, verify check = verify::struct
 
   auto l4 = pkt.transport_bytes();
   auto src = pkt.source();
-  auto dst = pkt.destination();
+  auto dst = pkt.checksum_destination();
   bool sums = check == verify::checksums;
+  bool first_fragment = pkt.is_fragment();
   switch (pkt.protocol()) {
     case ip_protocol::tcp: {
       auto t = tcp_view::parse(l4);
@@ -84,7 +90,7 @@ inline result<ip_packet> parse_ip(byte_view bytes, verify check = verify::struct
       break;
     }
     case ip_protocol::udp: {
-      auto u = udp_view::parse(l4);
+      auto u = first_fragment ? udp_view::parse_first_fragment(l4) : udp_view::parse(l4);
       if (!u) return unexpected(u.error());
       if (sums && !u->checksum_valid(src, dst)) return fail(errc::bad_checksum);
       pkt.udp = *u;

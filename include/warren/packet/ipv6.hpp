@@ -51,6 +51,11 @@ class ipv6_view {
   std::uint8_t hop_limit() const noexcept { return load_u8(p() + 7); }
   ipv6_address source() const noexcept { return ipv6_address::from_bytes(p() + 8); }
   ipv6_address destination() const noexcept { return ipv6_address::from_bytes(p() + 24); }
+  // Where the packet finally goes: destination(), unless a Routing header still has segments
+  // left, in which case it names the final destination. Transport checksums use this one.
+  ipv6_address final_destination() const noexcept {
+    return final_destination_offset_ ? ipv6_address::from_bytes(p() + final_destination_offset_) : destination();
+  }
 
   // The protocol after the extension chain (tcp, udp, icmpv6, esp, ipv6_no_next, ...).
   ip_protocol upper_protocol() const noexcept { return upper_protocol_; }
@@ -143,12 +148,26 @@ class ipv6_view {
         upper_offset_ = bytes_.size();
         return {};
       }
+      if (next == ip_protocol::ipv6_routing) note_final_destination(off, len);
       off += len;
       next = header_next;
     }
   }
 
+  // A Routing header with segments left names the final destination (RFC 8200 §8.1): the
+  // last address of a type 0 header (RFC 2460 §4.4), the home address of type 2 (RFC 6275
+  // §6.4), Segment List[0] of a Segment Routing header (type 4, RFC 8754 §2). Other types keep
+  // the IPv6 destination.
+  void note_final_destination(std::size_t off, std::size_t len) noexcept {
+    auto type = load_u8(p() + off + 2);
+    auto segments_left = load_u8(p() + off + 3);
+    if (segments_left == 0 || len < 24) return;
+    if (type == 0) final_destination_offset_ = off + 8 + (len - 8) / 16 * 16 - 16;
+    else if (type == 2 || type == 4) final_destination_offset_ = off + 8;
+  }
+
   byte_view bytes_;
+  std::size_t final_destination_offset_ = 0;  // 0: no Routing header in transit
   ip_protocol upper_protocol_ = ip_protocol::ipv6_no_next;
   std::size_t upper_offset_ = header_size;
   unsigned extension_count_ = 0;

@@ -26,6 +26,16 @@ class udp_view {
     return udp_view(datagram.first(len));
   }
 
+  // The first fragment of a fragmented datagram: its length field counts the whole datagram,
+  // which may run past the bytes here; payload() is the part this fragment carries. The
+  // checksum covers the whole datagram, so it cannot be checked on a fragment.
+  static result<udp_view> parse_first_fragment(byte_view fragment) noexcept {
+    if (fragment.size() < header_size) return unexpected(make_error_code(errc::truncated));
+    std::size_t len = load_be16(fragment.data() + 4);
+    if (len < header_size) return unexpected(make_error_code(errc::bad_header_length));
+    return udp_view(len < fragment.size() ? fragment.first(len) : fragment);
+  }
+
   byte_view bytes() const noexcept { return bytes_; }
   byte_view payload() const noexcept { return bytes_.subspan(header_size); }
   std::uint16_t source_port() const noexcept { return load_be16(bytes_.data()); }
