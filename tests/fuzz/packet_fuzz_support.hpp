@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <source_location>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -26,8 +28,12 @@ namespace warren::fuzz {
 
 inline volatile std::uint64_t sink = 0;
 
-inline void check(bool ok) {
-  if (!ok) __builtin_trap();
+// A broken invariant: say where (the fuzz build may have no symbolizer), then crash so that
+// libFuzzer records the input.
+inline void check(bool ok, std::source_location at = std::source_location::current()) {
+  if (ok) return;
+  std::fprintf(stderr, "fuzz invariant broken at %s:%u\n", at.file_name(), static_cast<unsigned>(at.line()));
+  __builtin_trap();
 }
 
 // Reads every byte of `b` and checks that it lies inside `outer`.
@@ -157,11 +163,12 @@ inline void walk(const packet::ipv6_view& v, byte_view input, bool quoted) {
   }
 }
 
-inline void walk(const packet::udp_view& u, byte_view input) {
+// A first fragment's UDP length counts the whole datagram, of which `input` holds the start.
+inline void walk(const packet::udp_view& u, byte_view input, bool first_fragment = false) {
   check(u.bytes().data() == input.data());
   check(u.length() >= packet::udp_view::header_size);
-  check(u.bytes().size() == u.length());
-  check(u.length() <= input.size());
+  check(first_fragment ? u.bytes().size() <= u.length() : u.bytes().size() == u.length());
+  check(first_fragment || u.length() <= input.size());
   touch(u.bytes(), input);
   touch(u.payload(), u.bytes());
   check(u.payload().size() + packet::udp_view::header_size == u.bytes().size());

@@ -58,7 +58,7 @@ void walk(const packet::ip_packet& p, byte_view input) {
     check(p.tcp->bytes().data() == l4.data() && p.tcp->bytes().size() == l4.size());
     fuzz::walk(*p.tcp, l4);
   }
-  if (p.udp) fuzz::walk(*p.udp, l4);
+  if (p.udp) fuzz::walk(*p.udp, l4, p.is_fragment());
   if (p.icmpv4) fuzz::walk(*p.icmpv4, l4);
   if (p.icmpv6) fuzz::walk(*p.icmpv6, l4);
 }
@@ -69,7 +69,7 @@ bool checksums_verify(const packet::ip_packet& p) {
   // A first fragment's transport checksum covers bytes in later fragments: not checked.
   bool first_of_many = p.ipv4 ? p.ipv4->more_fragments() : (p.ipv6->fragment() && p.ipv6->fragment()->more_fragments);
   if (first_of_many) return true;
-  auto s = p.source(), d = p.destination();
+  auto s = p.source(), d = p.checksum_destination();
   if (p.tcp) return p.tcp->checksum_valid(s, d);
   if (p.udp) return p.udp->checksum_valid(s, d);
   if (p.icmpv4) return p.icmpv4->checksum_valid();
@@ -83,7 +83,8 @@ void check_flow_key(const packet::ip_packet& p) {
   check(k.ip_proto() == p.protocol());
   check(k.source_address() == p.source());
   check(k.destination_address() == p.destination());
-  if (p.tcp) check(k.source_port == p.tcp->source_port() && k.destination_port == p.tcp->destination_port());
+  if (p.is_fragment()) check(k.source_port == 0 && k.destination_port == 0);  // all fragments alike
+  else if (p.tcp) check(k.source_port == p.tcp->source_port() && k.destination_port == p.tcp->destination_port());
   else if (p.udp) check(k.source_port == p.udp->source_port() && k.destination_port == p.udp->destination_port());
   else if (p.icmpv4 && p.icmpv4->is_echo()) check(k.source_port == p.icmpv4->identifier() && k.destination_port == k.source_port);
   else if (p.icmpv6 && p.icmpv6->is_echo()) check(k.source_port == p.icmpv6->identifier() && k.destination_port == k.source_port);
