@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
 
   std::printf("[tun-echo] ready: %s (mtu %zu) with", tun->name().c_str(), mtu);
   for (auto& p : prefixes) std::printf(" %s", p.to_string().c_str());
-  std::printf("; answering ping and UDP port %u for the other addresses; Ctrl-C stops\n", udp_port);
+  std::printf("; answering ping and UDP port %u; Ctrl-C stops\n", udp_port);
   std::fflush(stdout);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
