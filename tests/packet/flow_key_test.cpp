@@ -12,7 +12,7 @@ using namespace warren::packet;
 using warren::test::hex;
 
 TEST_CASE("flow key of a parsed packet", "[packet][flow]") {
-  auto b = hex("450000211c46400040119a82c0000201c00002029c400007000d9bb668656c6c6f");
+  auto b = hex(warren::test::samples::udp4);
   auto p = parse_ip(b);
   REQUIRE(p);
   auto k = flow_key::of(*p);
@@ -28,7 +28,7 @@ TEST_CASE("flow key of a parsed packet", "[packet][flow]") {
   CHECK(r.reversed() == k);
   CHECK(r != k);
 
-  auto echo = hex("450000241c46400040019a8fc0000201c000020208005435123400016162636465666768");
+  auto echo = hex(warren::test::samples::echo4);
   auto e = flow_key::of(*parse_ip(echo));
   CHECK(e.source_port == 0x1234);
   CHECK(e.destination_port == 0x1234);

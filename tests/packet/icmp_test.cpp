@@ -9,13 +9,8 @@
 using namespace warren;
 using namespace warren::packet;
 using warren::test::hex;
+using namespace warren::test::samples;
 using warren::test::set_byte;
-
-namespace {
-// 192.0.2.1 -> 192.0.2.2 echo request, id 0x1234 seq 1, "abcdefgh": checksums by hand.
-const char* echo4 = "450000241c46400040019a8fc0000201c000020208005435123400016162636465666768";
-const char* udp4 = "450000211c46400040119a82c0000201c00002029c400007000d9bb668656c6c6f";
-}  // namespace
 
 TEST_CASE("icmpv4 echo request is read", "[packet][icmp]") {
   auto pkt = hex(echo4);

@@ -9,13 +9,10 @@
 using namespace warren;
 using namespace warren::packet;
 using warren::test::hex;
+using namespace warren::test::samples;
 using warren::test::set_byte;
 
 namespace {
-const char* udp4 = "450000211c46400040119a82c0000201c00002029c400007000d9bb668656c6c6f";
-const char* echo4 = "450000241c46400040019a8fc0000201c000020208005435123400016162636465666768";
-const char* syn4 = "4500003c1c46400040069a72c0000201c00002029c410050000003e800000000a002faf028910000"
-                   "020405b40402080a000000010000000001030307";
 
 packet_buffer udp6_packet() {
   auto s = *ipv6_address::parse("2001:db8::1");

@@ -7,11 +7,10 @@
 using namespace warren;
 using namespace warren::packet;
 using warren::test::hex;
+using namespace warren::test::samples;
 using warren::test::set_byte;
 
 namespace {
-// 192.0.2.1:40000 -> 192.0.2.2:7 UDP "hello", checksums computed by hand (RFC 768/791).
-const char* udp4 = "450000211c46400040119a82c0000201c00002029c400007000d9bb668656c6c6f";
 // The same with a Router Alert option (RFC 2113): IHL 6.
 const char* udp4_opts = "460000251c4640004011057ac0000201c0000202940400009c400007000d9bb668656c6c6f";
 }  // namespace

@@ -41,3 +41,15 @@ inline void set_byte(std::vector<std::byte>& v, std::size_t i, unsigned value) {
 }
 
 }  // namespace warren::test
+
+namespace warren::test::samples {
+// Hand-made packets 192.0.2.1 -> 192.0.2.2 with checksums computed by hand (RFC 791/768/792/9293).
+// UDP 40000 -> 7, "hello".
+inline constexpr const char* udp4 = "450000211c46400040119a82c0000201c00002029c400007000d9bb668656c6c6f";
+// ICMP echo request, id 0x1234 seq 1, "abcdefgh".
+inline constexpr const char* echo4 = "450000241c46400040019a8fc0000201c000020208005435123400016162636465666768";
+// TCP SYN 40001 -> 80 with MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
+inline constexpr const char* syn4 =
+    "4500003c1c46400040069a72c0000201c00002029c410050000003e800000000a002faf028910000"
+    "020405b40402080a000000010000000001030307";
+}  // namespace warren::test::samples

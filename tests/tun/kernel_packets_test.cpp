@@ -71,29 +71,27 @@ struct tun_fixture {
   }
 };
 
-int udp_socket(int family) {
-  int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  return fd;
-}
-
-void send_udp(int family, const char* address, std::uint16_t port, const void* data, std::size_t size) {
-  int fd = udp_socket(family);
+// An IPv4 or IPv6 socket address for a literal address and port.
+std::pair<sockaddr_storage, socklen_t> socket_address(int family, const char* address, std::uint16_t port) {
   sockaddr_storage ss{};
-  socklen_t len;
   if (family == AF_INET) {
     auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
     sin->sin_family = AF_INET;
     sin->sin_port = htons(port);
     REQUIRE(::inet_pton(AF_INET, address, &sin->sin_addr) == 1);
-    len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    REQUIRE(::inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1);
-    len = sizeof *sin6;
+    return {ss, sizeof *sin};
   }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(port);
+  REQUIRE(::inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1);
+  return {ss, sizeof *sin6};
+}
+
+void send_udp(int family, const char* address, std::uint16_t port, const void* data, std::size_t size) {
+  int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  auto [ss, len] = socket_address(family, address, port);
   REQUIRE(::sendto(fd, data, size, 0, reinterpret_cast<sockaddr*>(&ss), len) == static_cast<ssize_t>(size));
   ::close(fd);
 }
@@ -102,21 +100,7 @@ void send_udp(int family, const char* address, std::uint16_t port, const void* d
 int start_connect(int family, const char* address, std::uint16_t port) {
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    ::inet_pton(AF_INET, address, &sin->sin_addr);
-    len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    ::inet_pton(AF_INET6, address, &sin6->sin6_addr);
-    len = sizeof *sin6;
-  }
+  auto [ss, len] = socket_address(family, address, port);
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
   REQUIRE((rc == 0 || errno == EINPROGRESS));
   return fd;
