@@ -10,6 +10,11 @@
 #include <warren/core/error.hpp>
 #include <warren/core/expected.hpp>
 #include <warren/core/packet_buffer.hpp>
+#include <warren/crypto/backend.hpp>
+#include <warren/crypto/default_backend.hpp>
+#include <warren/crypto/fast_backend.hpp>
+#include <warren/crypto/mbedtls_backend.hpp>
+#include <warren/crypto/secret.hpp>
 #include <warren/packet/checksum.hpp>
 #include <warren/packet/dns.hpp>
 #include <warren/packet/error.hpp>
@@ -31,3 +36,14 @@
 #include <warren/tun/netlink.hpp>
 #include <warren/tun/packet_device.hpp>
 #include <warren/version.hpp>
+#include <warren/wireguard/allowed_ips.hpp>
+#include <warren/wireguard/constants.hpp>
+#include <warren/wireguard/cookie.hpp>
+#include <warren/wireguard/endpoint.hpp>
+#include <warren/wireguard/engine.hpp>
+#include <warren/wireguard/error.hpp>
+#include <warren/wireguard/messages.hpp>
+#include <warren/wireguard/noise.hpp>
+#include <warren/wireguard/replay_window.hpp>
+#include <warren/wireguard/tai64n.hpp>
+#include <warren/wireguard/uapi.hpp>
