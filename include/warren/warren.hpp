@@ -36,6 +36,8 @@
 #include <warren/tun/netlink.hpp>
 #include <warren/tun/packet_device.hpp>
 #include <warren/version.hpp>
+#include <warren/wireguard/adapters/device.hpp>
+#include <warren/wireguard/adapters/udp_socket.hpp>
 #include <warren/wireguard/allowed_ips.hpp>
 #include <warren/wireguard/constants.hpp>
 #include <warren/wireguard/cookie.hpp>

@@ -70,6 +70,15 @@ struct peer_config {
   std::vector<packet::ip_prefix> allowed_ips{};
 };
 
+// A partial change to a peer, as the UAPI `set` sends it: empty fields keep their value.
+struct peer_update {
+  std::optional<crypto::symmetric_key> preshared_key;  // zeros: none
+  std::optional<wireguard::endpoint> endpoint{};
+  std::optional<std::chrono::seconds> persistent_keepalive{};  // 0: off
+  bool replace_allowed_ips = false;
+  std::vector<packet::ip_prefix> allowed_ips{};  // added (after the replace, if asked)
+};
+
 struct datagram {
   endpoint to;
   packet_buffer bytes;
@@ -103,7 +112,7 @@ struct engine_counters {
 // A snapshot of a peer for status displays and the UAPI `get`.
 struct peer_status {
   crypto::public_key public_key{};
-  bool has_preshared_key = false;
+  crypto::symmetric_key preshared_key{};  // zeros: none
   std::optional<wireguard::endpoint> endpoint{};
   std::chrono::seconds persistent_keepalive{0};
   std::vector<packet::ip_prefix> allowed_ips{};
@@ -123,33 +132,58 @@ class engine {
 
   void set_private_key(const crypto::private_key& key) {
     local_ = local_identity::from_private(crypto_, key);
-    // Sessions made with the old identity are void; peers keep their configuration.
+    // Sessions made with the old identity are void; peers keep their configuration. A peer
+    // whose key is our own would make us handshake with ourselves: wireguard-go removes it.
+    if (auto it = peers_.find(local_->public_key); it != peers_.end()) remove_peer(local_->public_key);
     for (auto& [pub, p] : peers_) {
-      p->id = remote_identity::make(crypto_, *local_, p->id.public_key, p->id.preshared_key);
+      p->id = identity_for(p->id.public_key, p->id.preshared_key);
       drop_sessions(*p);
     }
   }
   void clear_private_key() {
     local_.reset();
-    for (auto& [pub, p] : peers_) drop_sessions(*p);
+    for (auto& [pub, p] : peers_) {
+      drop_sessions(*p);
+      p->id.static_static_ok = false;
+    }
   }
   const std::optional<local_identity>& identity() const noexcept { return local_; }
 
   // Adds a peer or updates the one with this public key (its allowed IPs are replaced).
   result<void> set_peer(const peer_config& config) {
-    if (!local_) return unexpected(make_error_code(errc::no_key));
-    auto& slot = peers_[config.public_key];
-    if (!slot) slot = std::make_unique<detail::peer>();
+    return update_peer(config.public_key, {.preshared_key = config.preshared_key,
+                                           .endpoint = config.endpoint,
+                                           .persistent_keepalive = config.persistent_keepalive,
+                                           .replace_allowed_ips = true,
+                                           .allowed_ips = config.allowed_ips});
+  }
+
+  // Adds the peer if it is new, then applies the fields `u` sets. Peers may be configured
+  // before the private key; they handshake once it is set.
+  result<void> update_peer(const crypto::public_key& key, const peer_update& u) {
+    if (local_ && key == local_->public_key) return unexpected(make_error_code(errc::handshake_failed));
+    auto& slot = peers_[key];
+    if (!slot) {
+      slot = std::make_unique<detail::peer>();
+      slot->id = identity_for(key, {});
+    }
     detail::peer& p = *slot;
-    bool psk_changed = !(p.id.preshared_key == config.preshared_key);
-    p.id = remote_identity::make(crypto_, *local_, config.public_key, config.preshared_key);
-    if (psk_changed) drop_sessions(p);
-    if (config.endpoint) p.ep = config.endpoint;
-    set_persistent_keepalive(p, config.persistent_keepalive, time_point{});
-    allowed_.remove_value(&p);
-    p.allowed_ips.clear();
-    for (const auto& prefix : config.allowed_ips) add_allowed_ip(p, prefix);
+    if (u.preshared_key && !(p.id.preshared_key == *u.preshared_key)) {
+      p.id = identity_for(key, *u.preshared_key);
+      drop_sessions(p);
+    }
+    if (u.endpoint) p.ep = u.endpoint;
+    if (u.persistent_keepalive) set_persistent_keepalive(p, *u.persistent_keepalive, last_now_);
+    if (u.replace_allowed_ips) {
+      allowed_.remove_value(&p);
+      p.allowed_ips.clear();
+    }
+    for (const auto& prefix : u.allowed_ips) add_allowed_ip(p, prefix);
     return {};
+  }
+  bool has_peer(const crypto::public_key& key) const { return peers_.count(key) != 0; }
+  void remove_all_peers() {
+    while (!peers_.empty()) remove_peer(peers_.begin()->first);
   }
   void remove_peer(const crypto::public_key& key) {
     auto it = peers_.find(key);
@@ -166,6 +200,7 @@ class engine {
   // 16 + crypto::tag_size of tailroom (packet_buffer's defaults have both).
   result<void> on_packet(packet_buffer&& pkt, time_point now, engine_output& out) {
     if (!local_) return fail(errc::no_key);
+    last_now_ = now;
     auto dst = destination_of(pkt.bytes());
     if (!dst) return fail(errc::bad_inner_packet);
     detail::peer* const* found = allowed_.lookup(*dst);
@@ -251,7 +286,7 @@ class engine {
     const detail::peer& p = *it->second;
     peer_status s;
     s.public_key = key;
-    s.has_preshared_key = !p.id.preshared_key.is_zero();
+    s.preshared_key = p.id.preshared_key;
     s.endpoint = p.ep;
     s.persistent_keepalive = p.persistent_keepalive;
     s.allowed_ips = p.allowed_ips;
@@ -270,6 +305,17 @@ class engine {
   struct index_entry {
     detail::peer* owner;
   };
+
+  remote_identity identity_for(const crypto::public_key& key, const crypto::symmetric_key& psk) {
+    if (local_) return remote_identity::make(crypto_, *local_, key, psk);
+    // No private key yet: what does not depend on it; static_static waits for set_private_key.
+    remote_identity r;
+    r.public_key = key;
+    r.preshared_key = psk;
+    r.mac1_key = detail::hash(crypto_, {as_byte_view(label_mac1), key});
+    r.cookie_key = detail::hash(crypto_, {as_byte_view(label_cookie), key});
+    return r;
+  }
 
   result<void> fail(errc e) {
     ++counters_.dropped[static_cast<std::size_t>(e)];
@@ -597,10 +643,19 @@ class engine {
     if (holders <= 1) index_.erase(it);
   }
 
+  // Timer jitter needs no cryptographic randomness, and it runs on the data path (every re-arm
+  // of the new-handshake timer): a splitmix64 sequence seeded once from the backend instead of
+  // a getrandom(2) call each time.
   duration jitter() {
-    std::uint32_t r = 0;
-    crypto_.random(mutable_byte_view(reinterpret_cast<std::byte*>(&r), sizeof r));
-    return std::chrono::duration_cast<duration>(rekey_timeout_jitter_max) * (r % 1000) / 1000;
+    if (jitter_state_ == 0) {
+      crypto_.random(mutable_byte_view(reinterpret_cast<std::byte*>(&jitter_state_), sizeof jitter_state_));
+      jitter_state_ |= 1;
+    }
+    std::uint64_t z = (jitter_state_ += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return std::chrono::duration_cast<duration>(rekey_timeout_jitter_max) * static_cast<std::int64_t>(z % 1000) / 1000;
   }
 
   std::chrono::system_clock::time_point wall_time(time_point now) const {
@@ -609,6 +664,7 @@ class engine {
   tai64n timestamp(time_point now) const { return tai64n::from_system_time(wall_time(now)); }
 
   void note_time(time_point now) {
+    last_now_ = now;
     if (now - second_started_ >= std::chrono::seconds(1)) {
       second_started_ = now;
       initiations_this_second_ = 0;
@@ -662,6 +718,8 @@ class engine {
   bool forced_under_load_ = false;
   unsigned initiations_this_second_ = 0;
   time_point second_started_{};
+  time_point last_now_{};
+  std::uint64_t jitter_state_ = 0;  // the latest time seen, for configuration changes between calls
 };
 
 }  // namespace warren::wireguard
