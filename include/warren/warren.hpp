@@ -37,6 +37,7 @@
 #include <warren/tun/packet_device.hpp>
 #include <warren/version.hpp>
 #include <warren/wireguard/adapters/device.hpp>
+#include <warren/wireguard/adapters/uapi_server.hpp>
 #include <warren/wireguard/adapters/udp_socket.hpp>
 #include <warren/wireguard/allowed_ips.hpp>
 #include <warren/wireguard/constants.hpp>

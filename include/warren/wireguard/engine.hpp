@@ -346,6 +346,7 @@ class engine {
     // Valid and fresh: commit, and answer.
     p.last_timestamp = stamp;
     p.last_initiation_consumed = now;
+    p.rx_bytes += msg.size();
     p.ep = from;
     free_index(p.handshake.local_index);
     p.handshake = consumed->state;
@@ -363,6 +364,7 @@ class engine {
     if (p.next) free_index(p.next->local_index);
     p.next = detail::keypair::from(std::move(*keys), now);
     session_derived(p, now);
+    p.tx_bytes += buf.size();
     out.datagrams.push_back({from, std::move(buf)});
     authenticated_packet_sent(p, now);
     return {};
@@ -391,6 +393,7 @@ class engine {
       p.next.reset();
     }
     p.ep = from;
+    p.rx_bytes += msg.size();
     handshake_complete(p, now);
     session_derived(p, now);
     authenticated_packet_received(p, now);
@@ -449,6 +452,7 @@ class engine {
       return;
     }
     p.cookies.sent_mac1(add_macs(crypto_, buf.bytes(), initiation_macs, p.id.mac1_key, p.cookies.fresh(now)));
+    p.tx_bytes += buf.size();
     out.datagrams.push_back({*p.ep, std::move(buf)});
     ++counters_.handshakes_initiated;
     p.last_initiation_sent = now;

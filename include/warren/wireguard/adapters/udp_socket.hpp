@@ -36,11 +36,13 @@ class udp_socket {
     s.v6_ = v6;
     std::error_code ec;
     s.socket_.open(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), ec);
-    if (ec) return unexpected(ec);
+    if (ec) return unexpected(std::error_code(ec.value(), std::system_category()));
     if (v6) s.socket_.set_option(asio::ip::v6_only(true), ec);
     if (!ec) s.socket_.bind(asio::ip::udp::endpoint(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), port), ec);
     if (!ec) s.socket_.non_blocking(true, ec);
-    if (ec) return unexpected(ec);
+    // Asio reports errno values in its own category; UAPI replies and callers expect the
+    // system one (EADDRINUSE must compare equal to std::errc::address_in_use).
+    if (ec) return unexpected(std::error_code(ec.value(), std::system_category()));
     int size = 4 << 20;  // room for bursts between two reads
     ::setsockopt(s.socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     ::setsockopt(s.socket_.native_handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
