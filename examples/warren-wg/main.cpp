@@ -100,10 +100,18 @@ int main(int argc, char** argv) {
   if (!uapi) return report_failure("cannot serve the UAPI socket for '" + ifname + "': " + uapi.error().message());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code, int) {
+  auto shut_down = [&] {
+    signals.cancel();
     uapi->close();
     (*dev)->close();
     io.stop();
+  };
+  signals.async_wait([&](std::error_code ec, int) {
+    if (!ec) shut_down();
+  });
+  (*dev)->on_tun_closed([&](std::error_code ec) {
+    std::fprintf(stderr, "warren-wg: (%s) interface gone (%s); shutting down\n", (*dev)->name().c_str(), ec.message().c_str());
+    shut_down();
   });
   if (foreground) std::fprintf(stderr, "warren-wg: (%s) up; UAPI at /var/run/wireguard/%s.sock\n", (*dev)->name().c_str(), (*dev)->name().c_str());
   report_ready();

@@ -133,4 +133,19 @@ echo "--- SIGTERM removes the socket and the interface"
 kill -TERM "${pids[0]}"; wait "${pids[0]}"
 [ -S "/var/run/wireguard/$ifa.sock" ] && fail "socket left behind"
 a ip link show "$ifa" >/dev/null 2>&1 && fail "interface left behind"
+if [ "$peer_kind" = wireguard-go ] && command -v wg-quick >/dev/null; then
+  echo "--- wg-quick up/down with WG_QUICK_USERSPACE_IMPLEMENTATION=warren-wg"
+  mkdir -p "$tmp/bin"; ln -s "$(readlink -f "$warren")" "$tmp/bin/warren-wg"
+  q=wwq$$; q=${q:0:15}
+  printf '[Interface]\nPrivateKey = %s\nAddress = 10.88.0.1/24\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.88.0.2/32\n' \
+    "$(cat "$tmp/a.key")" "$(cat "$tmp/b.pub")" >"$tmp/$q.conf"
+  a env PATH="$tmp/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION=warren-wg wg-quick up "$tmp/$q.conf" >"$tmp/wgq.log" 2>&1 ||
+    fail "wg-quick up: $(cat "$tmp/wgq.log")"
+  a ip -o addr show dev "$q" | grep -q 10.88.0.1/24 || fail "wg-quick did not address $q"
+  a wg show "$q" peers | grep -q "$(cat "$tmp/b.pub")" || fail "wg-quick did not configure the peer"
+  a wg-quick down "$tmp/$q.conf" >>"$tmp/wgq.log" 2>&1 || fail "wg-quick down"
+  # The daemon exits when its interface is deleted, taking its socket with it (bounded: 5 s).
+  for _ in $(seq 50); do [ -S "/var/run/wireguard/$q.sock" ] || break; sleep 0.1; done
+  [ -S "/var/run/wireguard/$q.sock" ] && fail "warren-wg kept running after wg-quick down"
+fi
 echo PASS

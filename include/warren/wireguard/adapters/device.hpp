@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,10 @@ class device {
   std::uint16_t listen_port() const noexcept { return port_; }
   engine<Crypto>& core() noexcept { return engine_; }
   const device_counters& counters() const noexcept { return counters_; }
+
+  // Called once if the TUN fails for good, typically because its interface was deleted
+  // (`ip link delete`, as wg-quick down does): a daemon then exits, as wireguard-go does.
+  void on_tun_closed(std::function<void(std::error_code)> f) { on_tun_closed_ = std::move(f); }
 
   // Stops reading and closes sockets; the TUN goes away with the device.
   void close() {
@@ -202,7 +207,11 @@ class device {
       return;
     }
     tun_dev_->async_read_batch(std::span(tun_batch_).first(ready), [this](std::error_code ec, std::size_t n) {
-      if (ec || closed_) return;
+      if (closed_ || ec == asio::error::operation_aborted) return;
+      if (ec) {
+        if (on_tun_closed_) on_tun_closed_(ec);
+        return;
+      }
       engine_output out;
       auto t = now();
       for (std::size_t i = 0; i < n; ++i) (void)engine_.on_packet(std::move(tun_batch_[i]), t, out);
@@ -290,6 +299,7 @@ class device {
   unsigned socket_generation_ = 0;
   bool closed_ = false;
   device_counters counters_;
+  std::function<void(std::error_code)> on_tun_closed_;
 };
 
 }  // namespace warren::wireguard
