@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 namespace wg = warren::wireguard;
 
@@ -94,7 +95,16 @@ int main(int argc, char** argv) {
   struct handler {
     wg::device<>& d;
     wg::uapi::device_state get() { return d.get(); }
-    warren::result<void> set(const wg::uapi::set_request& r) { return d.set(r); }
+    warren::result<void> set(const wg::uapi::set_request& r) {
+      auto done = d.set(r);
+      if (!done) std::fprintf(stderr, "warren-wg: (%s) configuration refused: %s\n", d.name().c_str(), done.error().message().c_str());
+      return done;
+    }
+    // A set the parser refused: say why (never with key material); the last good state stays.
+    void on_protocol_error(std::error_code, std::string_view detail) {
+      std::fprintf(stderr, "warren-wg: (%s) configuration refused: %.*s\n", d.name().c_str(),
+                   static_cast<int>(detail.size()), detail.data());
+    }
   } h{**dev};
   auto uapi = wg::uapi_server<handler>::open(io.get_executor(), (*dev)->name(), h);
   if (!uapi) return report_failure("cannot serve the UAPI socket for '" + ifname + "': " + uapi.error().message());
