@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <cstdint>
 
 namespace warren::crypto::detail {
 
@@ -38,8 +39,10 @@ inline bool open_shape_ok(byte_view in, mutable_byte_view out) noexcept {
 
 // Leaves no plaintext behind: used when a seal cannot finish and when an open fails. A plain
 // memset is enough: the caller still owns and may read the buffer, so it cannot be elided.
+// The size bound is always true for a real span; it tells g++ (-Wstringop-overflow at -O2)
+// that a size computed as "ciphertext - tag" by an inlined caller cannot be a wrapped-around one.
 inline void zero_output(mutable_byte_view out) noexcept {
-  if (!out.empty()) std::memset(out.data(), 0, out.size());
+  if (!out.empty() && out.size() <= static_cast<std::size_t>(PTRDIFF_MAX)) std::memset(out.data(), 0, out.size());
 }
 
 }  // namespace warren::crypto::detail
