@@ -89,7 +89,7 @@ PY
     jq -r ".${2} // empty" "$1" 2>/dev/null
   fi
 }
-calc() { awk "BEGIN { printf \"%s\", $* }"; }   # floating point, via awk
+calc() { awk "BEGIN { printf \"%s\", ($*) }"; }   # floating point via awk; parenthesised so > compares
 
 # --- the two namespaces and the veth between them
 umask 077
@@ -182,7 +182,7 @@ run() {
     secs=$(jget "$srv" end.sum.seconds); lp=$(jget "$srv" end.sum.lost_percent)
     if [ -n "$pk" ] && [ -n "$lost" ] && [ -n "$secs" ] && [ "$(calc "$secs > 0")" = 1 ]; then
       value=$(calc "($pk - $lost) / $secs")
-      loss[$test,$t,$r]=$lp
+      loss[$test,$t,$r]=$(calc "sprintf(\"%.1f\", ${lp:-0})")
     fi
   else
     value=$(jget "$cli" end.sum_received.bits_per_second)
@@ -216,7 +216,8 @@ median() {  # median of the arguments
 declare -A test_name=([tcp1]="TCP, 1 stream" [tcp4]="TCP, 4 streams" [udp64]="UDP 64 B, delivered")
 tests=(tcp1 tcp4 udp64)
 echo "warren-wg:    $warren"
-echo "wireguard-go: $(wireguard-go --version 2>/dev/null | head -1)"
+# The Debian package's own version: the binary's --version string lags behind it.
+echo "wireguard-go: $(command -v wireguard-go) $(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null || wireguard-go --version | head -1)"
 echo "iperf3 $(iperf3 --version | head -1 | awk '{print $2}'), ${DURATION} s per run, ${ROUNDS} rounds interleaved, $(nproc) CPUs"
 for test in "${tests[@]}"; do
   echo "--- ${test_name[$test]}"
@@ -238,7 +239,7 @@ for test in "${tests[@]}"; do
       fi
     done
     [ ${#vals[@]} -gt 0 ] && med[$test,$t]=$(median "${vals[@]}")
-    [ ${#cw[@]} -gt 0 ] && medcpu[$test,$t]="$(median "${cw[@]}")%+$(median "${cs[@]}")%"
+    [ ${#cw[@]} -gt 0 ] && medcpu[$test,$t]="$(calc "sprintf(\"%.0f%%+%.0f%%\", $(median "${cw[@]}"), $(median "${cs[@]}"))")"
   done
 done
 ratio() { [ -n "${med[$1,warren]:-}" ] && [ -n "${med[$1,wggo]:-}" ] && calc "sprintf(\"%.2f\", ${med[$1,warren]} / ${med[$1,wggo]})"; }
@@ -252,9 +253,18 @@ for test in "${tests[@]}"; do
   printf '%-22s | %-13s | %-13s | %-22s | %s\n' "${test_name[$test]}" "${w:-n/a}" "${g:-n/a}" "${rt:-n/a}" "${v:--}"
 done
 echo
-echo "CPU of the two daemons while each ran (client side + server side, % of one core; $(nproc) cores shared with iperf3):"
+echo "CPU of the two daemons while each ran (client side + server side, % of one core; $(nproc) cores shared with iperf3),"
+echo "and what each tunnel carried per core its daemons used:"
+per_core() {  # per_core <test> <target>: the median result over the daemons' summed CPU
+  local c=${medcpu[$1,$2]:-} x y
+  [ -n "$c" ] && [ -n "${med[$1,$2]:-}" ] || { echo "n/a"; return; }
+  IFS=+ read -r x y <<<"${c//%/}"
+  [ "$(calc "$x + $y > 0")" = 1 ] || { echo "n/a"; return; }
+  show "$1" "$(calc "${med[$1,$2]} * 100 / ($x + $y)")"
+}
 for test in "${tests[@]}"; do
-  printf '  %-22s warren-wg %-11s wireguard-go %s\n' "${test_name[$test]}" "${medcpu[$test,warren]:-n/a}" "${medcpu[$test,wggo]:-n/a}"
+  printf '  %-22s warren-wg %-9s (%s/core)   wireguard-go %-9s (%s/core)\n' "${test_name[$test]}" \
+    "${medcpu[$test,warren]:-n/a}" "$(per_core "$test" warren)" "${medcpu[$test,wggo]:-n/a}" "$(per_core "$test" wggo)"
 done
 for test in udp64; do
   lw=(); lg=()
