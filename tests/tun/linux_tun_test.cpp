@@ -291,6 +291,22 @@ TEST_CASE("linux_tun names: fixed, patterned, and the MTU left alone", "[tun][ne
     CHECK(t->mtu() == 1500);
     CHECK(warren::test::interface_mtu(t->name()) == 1500);
   }
+  SECTION("the queue towards the reader takes the length asked for, else the kernel's 500") {
+    auto queue_length = [](const std::string& name) {
+      int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      ifreq ifr{};
+      std::memcpy(ifr.ifr_name, name.data(), name.size());
+      int rc = ::ioctl(fd, SIOCGIFTXQLEN, &ifr);
+      ::close(fd);
+      return rc == 0 ? ifr.ifr_qlen : -1;
+    };
+    auto longer = linux_tun::open({.name = "wrn-q", .tx_queue_length = 2000});
+    REQUIRE(longer);
+    CHECK(queue_length("wrn-q") == 2000);
+    auto plain = linux_tun::open({.name = "wrn-q0"});
+    REQUIRE(plain);
+    CHECK(queue_length("wrn-q0") == 500);
+  }
   SECTION("an MTU the device cannot take") {
     auto t = linux_tun::open({.name = "wrn-mtu", .mtu = 20});
     REQUIRE_FALSE(t);

@@ -37,6 +37,10 @@ struct linux_tun_options {
   // Applied at once (SIOCSIFMTU). 1420 is WireGuard's default: 1500 less the outer IPv6, UDP and
   // WireGuard headers. 0 keeps what the interface has (1500 for a new one).
   std::size_t mtu = 1420;
+  // Packets the kernel may queue for us to read (the interface's txqueuelen); 0 keeps the
+  // kernel's 500. A reader that handles packets in batches wants more: a TCP burst that
+  // arrives while a batch is being processed overflows 500 and the sender sees losses.
+  std::size_t tx_queue_length = 0;
   // Open an interface that already exists (a persistent TUN made with ip tuntap) instead of
   // failing with errc::exists. Creates it if it does not exist.
   bool attach_existing = false;
@@ -81,6 +85,8 @@ class linux_tun {
       if (!mtu) return unexpected(mtu.error());
       tun.mtu_ = *mtu;
     }
+    if (options.tx_queue_length != 0)
+      if (auto ec = detail::ioctl_set_tx_queue_length(tun.name_, options.tx_queue_length)) return unexpected(ec);
     tun.ifindex_ = ::if_nametoindex(tun.name_.c_str());
     if (tun.ifindex_ == 0) return unexpected(detail::errno_code(errno));
 

@@ -117,6 +117,21 @@ inline std::error_code ioctl_set_mtu(const std::string& name, std::size_t mtu) {
   return {};
 }
 
+// The length of the queue the kernel keeps in front of the TUN (packets waiting for read()).
+inline std::error_code ioctl_set_tx_queue_length(const std::string& name, std::size_t packets) {
+  unique_fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return errno_code(errno);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  ifr.ifr_qlen = static_cast<int>(packets);
+  if (::ioctl(sock.get(), SIOCSIFTXQLEN, &ifr) < 0) {
+    int e = errno;
+    if (e == EPERM || e == EACCES) return make_error_code(errc::permission_denied);
+    return errno_code(e);
+  }
+  return {};
+}
+
 inline result<std::size_t> ioctl_get_mtu(const std::string& name) {
   unique_fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) return unexpected(errno_code(errno));
