@@ -138,18 +138,11 @@ class mbedtls_backend {
 
   void xseal(const symmetric_key& key, const xnonce& nonce, byte_view plaintext, byte_view aad,
              mutable_byte_view out) noexcept {
-    if (!detail::seal_shape_ok(plaintext, out)) return detail::zero_output(out);
-    detail::sodium_xchacha_seal(key, nonce, plaintext, aad, out);
+    detail::checked_xseal(key, nonce, plaintext, aad, out);
   }
   bool xopen(const symmetric_key& key, const xnonce& nonce, byte_view ciphertext, byte_view aad,
              mutable_byte_view out) noexcept {
-    if (!detail::open_shape_ok(ciphertext, out)) {
-      detail::zero_output(out);
-      return false;
-    }
-    bool ok = detail::sodium_xchacha_open(key, nonce, ciphertext, aad, out);
-    if (!ok) detail::zero_output(out);
-    return ok;
+    return detail::checked_xopen(key, nonce, ciphertext, aad, out);
   }
 
   // mbedTLS refuses the low-order points (its check_pubkey lists them) with

@@ -5,6 +5,7 @@
 // each backend calls it from its constructor.
 
 #include <warren/core/bytes.hpp>
+#include <warren/crypto/detail/aead_checks.hpp>
 #include <warren/crypto/detail/aead_nonce.hpp>
 #include <warren/crypto/detail/byte_cast.hpp>
 #include <warren/crypto/secret.hpp>
@@ -51,6 +52,20 @@ inline bool sodium_xchacha_open(const symmetric_key& key, const xnonce& nonce, b
   return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(uc(out.data()), nullptr, uc(in.data()), n,
                                                              uc(in.data() + n), uc(aad.data()), aad.size(),
                                                              uc(nonce.data()), uc(key.data())) == 0;
+}
+
+// The backends' xseal/xopen: both take XChaCha20-Poly1305 from libsodium (mbedTLS 2.28 has
+// none), with the buffer contract checked and a failed open leaving no plaintext behind.
+inline void checked_xseal(const symmetric_key& key, const xnonce& nonce, byte_view plaintext, byte_view aad,
+                          mutable_byte_view out) noexcept {
+  if (!seal_shape_ok(plaintext, out)) return zero_output(out);
+  sodium_xchacha_seal(key, nonce, plaintext, aad, out);
+}
+inline bool checked_xopen(const symmetric_key& key, const xnonce& nonce, byte_view ciphertext, byte_view aad,
+                          mutable_byte_view out) noexcept {
+  bool ok = open_shape_ok(ciphertext, out) && sodium_xchacha_open(key, nonce, ciphertext, aad, out);
+  if (!ok) zero_output(out);
+  return ok;
 }
 
 inline void sodium_random(mutable_byte_view out) noexcept {
