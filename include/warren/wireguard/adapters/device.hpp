@@ -149,9 +149,8 @@ class device {
       u.allowed_ips = change.allowed_ips;
       if (auto r = engine_.update_peer(change.public_key, u); !r) return r;
     }
-    engine_output out;
-    engine_.on_timeout(now(), out);  // e.g. a persistent keepalive set just now
-    flush(out);
+    engine_.on_timeout(now(), out_);  // e.g. a persistent keepalive set just now
+    flush(out_);
     return {};
   }
 
@@ -217,10 +216,9 @@ class device {
         if (on_tun_closed_) on_tun_closed_(ec);
         return;
       }
-      engine_output out;
       auto t = now();
-      for (std::size_t i = 0; i < n; ++i) (void)engine_.on_packet(std::move(tun_batch_[i]), t, out);
-      flush(out);
+      for (std::size_t i = 0; i < n; ++i) (void)engine_.on_packet(std::move(tun_batch_[i]), t, out_);
+      flush(out_);
       read_tun();
     });
   }
@@ -238,10 +236,9 @@ class device {
       }
       auto n = sock.receive_batch(std::span(batch).first(ready), from);
       if (n && *n > 0) {
-        engine_output out;
-        auto t = now();
-        for (std::size_t i = 0; i < *n; ++i) (void)engine_.on_datagram(from[i], std::move(batch[i]), t, out);
-        flush(out);
+          auto t = now();
+        for (std::size_t i = 0; i < *n; ++i) (void)engine_.on_datagram(from[i], std::move(batch[i]), t, out_);
+        flush(out_);
       }
       read_udp(sock, generation);
     });
@@ -249,7 +246,11 @@ class device {
 
   void flush(engine_output& out) {
     if (!out.datagrams.empty()) {
-      std::vector<datagram*> v4, v6;
+      // Members, so that the datapath keeps their capacity instead of allocating per batch.
+      auto& v4 = to_v4_;
+      auto& v6 = to_v6_;
+      v4.clear();
+      v6.clear();
       for (auto& d : out.datagrams) (d.to.address.is_v4() ? v4 : v6).push_back(&d);
       auto send = [&](std::optional<udp_socket>& s, std::vector<datagram*>& list) {
         if (list.empty()) return;
@@ -282,9 +283,8 @@ class device {
     timer_.async_wait([this](std::error_code ec) {
       if (ec || closed_) return;
       armed_.reset();
-      engine_output out;
-      engine_.on_timeout(now(), out);
-      flush(out);
+      engine_.on_timeout(now(), out_);
+      flush(out_);
     });
   }
 
@@ -305,6 +305,9 @@ class device {
   bool closed_ = false;
   device_counters counters_;
   std::function<void(std::error_code)> on_tun_closed_;
+  // Reused for every event: the datapath keeps the vectors' capacity (flush() clears them).
+  engine_output out_;
+  std::vector<datagram*> to_v4_, to_v6_;
 };
 
 }  // namespace warren::wireguard
