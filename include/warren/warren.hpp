@@ -31,10 +31,14 @@
 #include <warren/tun/adapters/asio_device.hpp>
 #include <warren/tun/error.hpp>
 #include <warren/tun/fd_device.hpp>
+#include <warren/tun/gro_coalescer.hpp>
+#include <warren/tun/gso_segmenter.hpp>
 #include <warren/tun/linux_tun.hpp>
 #include <warren/tun/memory_pair.hpp>
 #include <warren/tun/netlink.hpp>
+#include <warren/tun/offload_device.hpp>
 #include <warren/tun/packet_device.hpp>
+#include <warren/tun/virtio_net_header.hpp>
 #include <warren/version.hpp>
 #include <warren/wireguard/adapters/device.hpp>
 #include <warren/wireguard/adapters/uapi_server.hpp>

@@ -114,6 +114,36 @@ TEST_CASE("fast_backend's two AEAD paths give identical outputs at every size", 
   REQUIRE(o.openssl_failures() == 0);
 }
 
+TEST_CASE("fast_backend's OpenSSL path keeps a key across packets and notices every change", "[crypto]") {
+  // The OpenSSL contexts skip re-keying when given the key they hold; libsodium has no such
+  // state, so it is the reference for a run that repeats, alternates and edits keys.
+  auto o = openssl_only();
+  auto l = libsodium_only();
+  std::mt19937_64 rng(12);
+  for (std::size_t n : t::aead_sizes) {
+    if (n < 512) continue;  // the OpenSSL path (openssl_only uses it at every size, but be plain)
+    CAPTURE(n);
+    auto a = t::pseudo_random_key(rng);
+    const auto b = t::pseudo_random_key(rng);
+    const auto pt = t::pseudo_random_bytes(rng, n);
+    std::vector<std::byte> x(n + crypto::tag_size), y(n + crypto::tag_size), back(n);
+    for (int i = 0; i < 24; ++i) {
+      CAPTURE(i);
+      if (i == 16) a.data()[7] ^= std::byte{1};  // the same object, new contents
+      const auto& key = (i % 3 == 2) ? b : a;
+      const std::uint64_t counter = static_cast<std::uint64_t>(i) * 977;
+      o.seal(key, counter, pt, {}, x);
+      l.seal(key, counter, pt, {}, y);
+      REQUIRE(x == y);
+      REQUIRE(o.open(key, counter, x, {}, back));
+      REQUIRE(back == pt);
+      // The other key must not open it, even right after the context held the right one.
+      REQUIRE_FALSE(o.open((i % 3 == 2) ? a : b, counter, x, {}, back));
+    }
+  }
+  REQUIRE(o.openssl_failures() == 0);
+}
+
 TEST_CASE("fast_backend generates clamped, distinct keys that agree", "[crypto]") {
   fast_backend b;
   t::check_key_properties(b);

@@ -33,6 +33,8 @@ enum class errc {
   packet_too_large,    // write_batch got a packet larger than the device takes: drop it
   closed,              // the other end is gone (peer closed, device deleted, queue detached):
                        // stop using the device
+  bad_offload,         // a packet's offload header (virtio_net_hdr) does not fit the packet, or
+                       // asks for an offload that was not enabled: the packet is dropped
 };
 
 namespace detail {
@@ -59,6 +61,7 @@ class tun_category final : public std::error_category {
       case errc::buffer_too_small: return "packet buffer has less tail space than the MTU";
       case errc::packet_too_large: return "packet larger than the device accepts";
       case errc::closed: return "the device or its peer is closed";
+      case errc::bad_offload: return "offload header does not match the packet (dropped)";
     }
     return "unknown warren.tun error";
   }

@@ -160,6 +160,21 @@ class fd_device {
   // utun header.
   std::uint64_t dropped() const noexcept { return dropped_; }
 
+  // The error a read or write that failed with errno `e` reports (shared with offload_device).
+  static std::error_code from_errno(int e) noexcept {
+    switch (e) {
+      case EPIPE:
+      case ECONNRESET:
+      case ENOTCONN:
+#ifdef EBADFD
+      case EBADFD:  // Linux TUN: the queue was detached or the device deleted
+#endif
+        return make_error_code(errc::closed);
+      case EMSGSIZE: return make_error_code(errc::packet_too_large);
+      default: return {e, std::system_category()};
+    }
+  }
+
   // Gives the descriptor back without closing it; the device is left empty.
   int release() noexcept {
     owns_ = false;
@@ -210,20 +225,6 @@ class fd_device {
       case 4: return 2u;
       case 6: return 30u;
       default: return unexpected(make_error_code(packet::errc::bad_version));
-    }
-  }
-
-  static std::error_code from_errno(int e) noexcept {
-    switch (e) {
-      case EPIPE:
-      case ECONNRESET:
-      case ENOTCONN:
-#ifdef EBADFD
-      case EBADFD:  // Linux TUN: the queue was detached or the device deleted
-#endif
-        return make_error_code(errc::closed);
-      case EMSGSIZE: return make_error_code(errc::packet_too_large);
-      default: return {e, std::system_category()};
     }
   }
 

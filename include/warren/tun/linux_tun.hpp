@@ -44,6 +44,11 @@ struct linux_tun_options {
   // Open an interface that already exists (a persistent TUN made with ip tuntap) instead of
   // failing with errc::exists. Creates it if it does not exist.
   bool attach_existing = false;
+  // Offloads (IFF_VNET_HDR): every read and write carries a virtio_net_hdr, reads may be TCP
+  // super-packets of up to 64 KiB and writes may coalesce segments. Serve such queues through
+  // tun::offload_device (offload_device.hpp), never as plain fd_devices. Costs nothing per packet
+  // and saves most of the kernel's per-packet work on TCP: what wireguard-go does since 2023.
+  bool offload = false;
   // Where the clone device is; some systems put it at /dev/tun.
   std::string device_path = "/dev/net/tun";
 };
@@ -70,13 +75,16 @@ class linux_tun {
     for (std::size_t i = 0; i < options.queues; ++i) {
       // Only the first queue creates; the others attach to the name it got.
       auto fd = detail::open_tun_queue(options.device_path, name, multi_queue,
-                                       i == 0 && !options.attach_existing);
+                                       i == 0 && !options.attach_existing, options.offload);
       if (!fd) return unexpected(fd.error());
+      if (options.offload)
+        if (auto ec = detail::ioctl_enable_offloads(fd->get())) return unexpected(ec);
       fds.push_back(std::move(*fd));
     }
 
     linux_tun tun;
     tun.name_ = std::move(name);
+    tun.offload_ = options.offload;
     if (options.mtu != 0) {
       if (auto ec = detail::ioctl_set_mtu(tun.name_, options.mtu)) return unexpected(ec);
       tun.mtu_ = options.mtu;
@@ -107,6 +115,8 @@ class linux_tun {
   // The MTU the interface was given, which each queue's mtu() reports. Changing the interface's
   // MTU later (netlink::set_mtu) does not change it: reopen, or size buffers for the larger one.
   std::size_t mtu() const noexcept { return mtu_; }
+  // Opened with offloads: wrap each queue in an offload_device.
+  bool offload() const noexcept { return offload_; }
   // One device per queue; move one out to hand it to its thread.
   std::span<fd_device> queues() noexcept { return queues_; }
   fd_device& queue(std::size_t i) noexcept { return queues_[i]; }
@@ -115,6 +125,7 @@ class linux_tun {
   std::string name_;
   unsigned ifindex_ = 0;
   std::size_t mtu_ = 0;
+  bool offload_ = false;
   std::vector<fd_device> queues_;
 };
 

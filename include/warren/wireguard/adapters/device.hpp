@@ -5,6 +5,10 @@
 //
 //   1. TUN readable  -> read_batch into pooled buffers -> engine.on_packet for each
 //   2. UDP readable  -> recvmmsg into pooled buffers   -> engine.on_datagram for each
+//   (the TUN uses offloads where the kernel has them: TCP arrives as 64 KiB super-packets cut
+//   into segments, and decrypted segments are coalesced back on the way in; the UDP sockets
+//   send runs of datagrams to one peer as one segmented send. See tun/offload_device.hpp and
+//   udp_socket.hpp.)
 //   3. timer expired -> engine.on_timeout
 //   after each: datagrams out with sendmmsg, packets into the TUN with write_batch, and the
 //   timer re-armed to engine.next_deadline().
@@ -21,6 +25,7 @@
 #include <warren/crypto/default_backend.hpp>
 #include <warren/tun/adapters/asio_device.hpp>
 #include <warren/tun/linux_tun.hpp>
+#include <warren/tun/offload_device.hpp>
 #include <warren/wireguard/adapters/udp_socket.hpp>
 #include <warren/wireguard/engine.hpp>
 #include <warren/wireguard/uapi.hpp>
@@ -47,24 +52,36 @@ struct device_options {
   // The TUN's queue towards us. 2000 measured: at the kernel's 500 a single TCP stream through
   // the tunnel lost thousands of packets in 4 s to overflow (bench/wireguard/iperf.sh), none here.
   std::size_t tx_queue_length = 2000;
+  // TUN offloads (IFF_VNET_HDR with TSO, and coalesced writes). Falls back to plain packets on
+  // a kernel that refuses them.
+  bool offload = true;
 };
 
 struct device_counters {
   std::uint64_t tun_write_dropped = 0;   // packets the TUN had no room for
   std::uint64_t udp_send_dropped = 0;    // datagrams the socket had no room for
   std::uint64_t pool_exhausted = 0;      // reads skipped: every buffer in flight
+  tun::offload_counters tun{};           // segments read, coalesced writes (offload_device)
 };
 
 template <crypto::backend Crypto = crypto::default_backend>
 class device {
  public:
   static result<std::unique_ptr<device>> open(asio::io_context& io, const device_options& options) {
-    auto tun = tun::linux_tun::open({.name = options.name, .mtu = options.mtu,
-                                     .tx_queue_length = options.tx_queue_length,
-                                     .attach_existing = options.attach_existing});
+    tun::linux_tun_options tun_options{.name = options.name, .mtu = options.mtu,
+                                       .tx_queue_length = options.tx_queue_length,
+                                       .attach_existing = options.attach_existing,
+                                       .offload = options.offload};
+    auto tun = tun::linux_tun::open(tun_options);
+    if (!tun && options.offload && tun.error() != tun::errc::exists && tun.error() != tun::errc::permission_denied) {
+      tun_options.offload = false;  // an old kernel, or a persistent TUN made without
+      tun = tun::linux_tun::open(tun_options);
+    }
     if (!tun) return unexpected(tun.error());
     std::unique_ptr<device> d(new device(io, options, std::move(*tun)));
-    auto dev = tun::asio_device<tun::fd_device>::create(io.get_executor(), std::move(d->tun_.queue(0)));
+    bool offloads = d->tun_.offload();
+    auto dev = tun::asio_device<tun::offload_device>::create(
+        io.get_executor(), tun::offload_device(std::move(d->tun_.queue(0)), offloads));
     if (!dev) return unexpected(dev.error());
     d->tun_dev_.emplace(std::move(*dev));
     if (auto r = d->bind(0); !r) return unexpected(r.error());
@@ -80,7 +97,13 @@ class device {
   unsigned ifindex() const noexcept { return tun_.ifindex(); }
   std::uint16_t listen_port() const noexcept { return port_; }
   engine<Crypto>& core() noexcept { return engine_; }
-  const device_counters& counters() const noexcept { return counters_; }
+  device_counters counters() const noexcept {
+    auto c = counters_;
+    if (tun_dev_) c.tun = tun_dev_->device().counters();
+    return c;
+  }
+  // Whether the TUN runs with offloads (see device_options::offload).
+  bool offload() const noexcept { return tun_dev_ && tun_dev_->device().offloads(); }
 
   // Called once if the TUN fails for good, typically because its interface was deleted
   // (`ip link delete`, as wg-quick down does): a daemon then exits, as wireguard-go does.
@@ -224,8 +247,22 @@ class device {
   }
 
   void read_udp(udp_socket& sock, unsigned generation) {
+    if (sock.has_pending()) {  // datagrams read together last time: no readiness will come
+      asio::post(io_, [this, &sock, generation] {
+        if (!closed_ && generation == socket_generation_) drain_udp(sock, generation);
+      });
+      return;
+    }
     sock.async_wait_readable([this, &sock, generation](std::error_code ec) {
       if (ec || closed_ || generation != socket_generation_) return;
+      drain_udp(sock, generation);
+    });
+  }
+
+  // A few batches per wakeup: a wait costs a trip through the reactor, and under load the
+  // socket is rarely empty. Bounded, so the TUN and the timer get their turn.
+  void drain_udp(udp_socket& sock, unsigned generation) {
+    for (int round = 0; round < 4; ++round) {
       std::array<packet_buffer, udp_socket::max_batch> batch;
       std::array<endpoint, udp_socket::max_batch> from;
       std::size_t ready = 0;
@@ -235,13 +272,13 @@ class device {
         batch[ready] = std::move(*b);
       }
       auto n = sock.receive_batch(std::span(batch).first(ready), from);
-      if (n && *n > 0) {
-          auto t = now();
-        for (std::size_t i = 0; i < *n; ++i) (void)engine_.on_datagram(from[i], std::move(batch[i]), t, out_);
-        flush(out_);
-      }
-      read_udp(sock, generation);
-    });
+      if (!n || *n == 0) break;
+      auto t = now();
+      for (std::size_t i = 0; i < *n; ++i) (void)engine_.on_datagram(from[i], std::move(batch[i]), t, out_);
+      flush(out_);
+      if (*n < ready && !sock.has_pending()) break;
+    }
+    read_udp(sock, generation);
   }
 
   void flush(engine_output& out) {
@@ -294,11 +331,12 @@ class device {
   buffer::packet_pool pool_{{.initial_blocks = 512, .grow_blocks = 512, .max_blocks = 8192}};
   engine<Crypto> engine_;
   tun::linux_tun tun_;
-  std::optional<tun::asio_device<tun::fd_device>> tun_dev_;
+  std::optional<tun::asio_device<tun::offload_device>> tun_dev_;
   std::optional<udp_socket> v4_, v6_;
   asio::steady_timer timer_;
   std::optional<time_point> armed_;
-  std::array<packet_buffer, 64> tun_batch_;
+  // Room for a 64 KiB TCP super-packet's segments and then some.
+  std::array<packet_buffer, 128> tun_batch_;
   std::uint16_t port_ = 0;
   std::uint32_t fwmark_ = 0;
   unsigned socket_generation_ = 0;
