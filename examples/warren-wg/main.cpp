@@ -18,6 +18,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -80,7 +81,12 @@ int main(int argc, char** argv) {
                "Configure it with wg(8) or wg-quick(8): WG_QUICK_USERSPACE_IMPLEMENTATION=warren-wg"};
   bool foreground = false;
   std::string ifname;
+  std::optional<std::size_t> crypto_threads;
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
+  app.add_option("--crypto-threads", crypto_threads,
+                 "threads that seal and open beside the main one (default: cores - 1, at most 3; 0: none)")
+      ->envname("WARREN_WG_CRYPTO_THREADS")
+      ->check(CLI::Range(0, 64));
   app.add_option("interface", ifname, "interface name (at most 15 bytes)")->required();
   app.set_version_flag("--version", std::string("warren-wg ") + warren::version_string);
   CLI11_PARSE(app, argc, argv);
@@ -89,7 +95,7 @@ int main(int argc, char** argv) {
   if (!foreground) daemonize();
 
   asio::io_context io;
-  auto dev = wg::device<>::open(io, {.name = ifname});
+  auto dev = wg::device<>::open(io, {.name = ifname, .crypto_helpers = crypto_threads});
   if (!dev) return report_failure("cannot create interface '" + ifname + "': " + dev.error().message());
 
   struct handler {

@@ -56,13 +56,24 @@ struct world {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static world* w = new world();  // kept across inputs: state builds up, as in a long-lived tunnel
   engine_output out;
-  // First byte: time step in 100 ms units; second: which side; rest: the datagram.
+  // First byte: time step in 100 ms units; second: which side, source, a timeout after, and
+  // whether the datagram comes alone or three times in one batch (on_datagrams: a duplicate
+  // inside a batch, and the deferred opens); rest: the datagram.
   if (size < 2) return 0;
   w->now += std::chrono::milliseconds(100) * data[0];
   auto& target = data[1] & 1 ? w->a : w->b;
   auto from = data[1] & 2 ? w->ea : *endpoint::parse("198.18.0.1:9");
   auto buf = packet_buffer::copy_of(std::as_bytes(std::span{data + 2, size - 2}));
-  (void)target.on_datagram(from, std::move(buf), w->now, out);
+  if (data[1] & 8) {
+    packet_buffer batch[3] = {packet_buffer::copy_of(buf.bytes()), packet_buffer::copy_of(buf.bytes()), std::move(buf)};
+    const endpoint senders[3] = {from, from, from};
+    auto& crypto = data[1] & 1 ? w->ca : w->cb;
+    target.on_datagrams(batch, senders, w->now, out, [&](std::span<crypto_job> jobs) {
+      for (auto& j : jobs) run_crypto_job(crypto, j);
+    });
+  } else {
+    (void)target.on_datagram(from, std::move(buf), w->now, out);
+  }
   if (data[1] & 4) target.on_timeout(w->now, out);
   for (auto& p : out.packets) {
     auto parsed = pk::parse_ip(p.bytes());

@@ -387,3 +387,127 @@ TEST_CASE("timers: retransmit, give up, keepalive, rekey, zeroing", "[wireguard]
     CHECK(f.a.counters().handshakes_initiated == 1);
   }
 }
+
+// --- batches (on_packets / on_datagrams) ----------------------------------------------------
+
+namespace {
+
+// Runs a batch's jobs last to first: the engine must not depend on the order jobs run in.
+template <class Crypto>
+auto backwards(Crypto& crypto) {
+  return [&crypto](std::span<crypto_job> jobs) {
+    for (std::size_t i = jobs.size(); i-- > 0;) run_crypto_job(crypto, jobs[i]);
+  };
+}
+
+// Hands `datagrams` to `to` as one batch from `from`.
+template <class Crypto>
+void deliver_batch(engine<Crypto>& to, Crypto& crypto, std::vector<datagram>&& datagrams, const endpoint& from,
+                   time_point now, engine_output& out) {
+  std::vector<packet_buffer> bytes;
+  for (auto& d : datagrams) bytes.push_back(std::move(d.bytes));
+  std::vector<endpoint> senders(bytes.size(), from);
+  to.on_datagrams(bytes, senders, now, out, backwards(crypto));
+}
+
+std::vector<std::string> payloads(const std::vector<packet_buffer>& pkts) {
+  std::vector<std::string> v;
+  for (const auto& p : pkts) v.push_back(payload_of(p));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("batches: a burst sealed and opened in batches arrives whole and in order", "[wireguard][engine]") {
+  pair_fixture f;
+  f.connect();
+  std::vector<packet_buffer> burst;
+  std::vector<std::string> sent;
+  for (int i = 0; i < 50; ++i) {
+    sent.push_back("packet " + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 20, 'x'));
+    burst.push_back(udp_packet("10.0.0.1", "10.0.0.2", sent.back()));
+  }
+  f.a.on_packets(burst, f.now, f.out_a, backwards(f.crypto_a));
+  REQUIRE(f.out_a.datagrams.size() == 50);
+  CHECK(f.a.counters().packets_sealed == 51);  // and the one of connect()
+  deliver_batch(f.b, f.crypto_b, std::move(f.out_a.datagrams), ep_a, f.now, f.out_b);
+  CHECK(payloads(f.out_b.packets) == sent);
+  CHECK(f.b.counters().packets_opened == 51);
+}
+
+TEST_CASE("batches: duplicates, forgeries and replays inside a batch are dropped and counted", "[wireguard][engine][security]") {
+  pair_fixture f;
+  f.connect();
+  std::vector<packet_buffer> burst;
+  for (const char* s : {"one", "two", "three"}) burst.push_back(udp_packet("10.0.0.1", "10.0.0.2", s));
+  f.a.on_packets(burst, f.now, f.out_a, backwards(f.crypto_a));
+  REQUIRE(f.out_a.datagrams.size() == 3);
+  std::vector<datagram> batch;
+  batch.push_back({ep_b, copy(f.out_a.datagrams[0].bytes)});
+  batch.push_back({ep_b, copy(f.out_a.datagrams[0].bytes)});  // the same counter twice
+  auto forged = copy(f.out_a.datagrams[1].bytes);
+  forged.data()[forged.size() - 1] ^= std::byte{1};
+  batch.push_back({ep_b, std::move(forged)});
+  batch.push_back({ep_b, copy(f.out_a.datagrams[2].bytes)});
+  deliver_batch(f.b, f.crypto_b, std::move(batch), ep_a, f.now, f.out_b);
+  CHECK(payloads(f.out_b.packets) == std::vector<std::string>{"one", "three"});
+  CHECK(f.b.counters().drops(errc::replayed_counter) == 1);
+  CHECK(f.b.counters().drops(errc::decrypt_failed) == 1);
+
+  SECTION("the forged packet left no trace: the genuine one is still accepted") {
+    f.out_b.packets.clear();
+    std::vector<datagram> again;
+    again.push_back({ep_b, std::move(f.out_a.datagrams[1].bytes)});
+    deliver_batch(f.b, f.crypto_b, std::move(again), ep_a, f.now, f.out_b);
+    CHECK(payloads(f.out_b.packets) == std::vector<std::string>{"two"});
+  }
+  SECTION("and a later batch replaying them all delivers nothing") {
+    f.out_b.packets.clear();
+    std::vector<datagram> replay;
+    replay.push_back({ep_b, copy(f.out_a.datagrams[0].bytes)});
+    replay.push_back({ep_b, copy(f.out_a.datagrams[2].bytes)});
+    deliver_batch(f.b, f.crypto_b, std::move(replay), ep_a, f.now, f.out_b);
+    CHECK(f.out_b.packets.empty());
+    CHECK(f.b.counters().drops(errc::replayed_counter) == 3);
+  }
+}
+
+TEST_CASE("batches: a rekey inside batches keeps every packet and its order", "[wireguard][engine]") {
+  pair_fixture f;
+  f.connect();
+  f.now += rekey_after_time + 1s;  // A, the initiator, rekeys with its next packet
+  std::vector<packet_buffer> first;
+  first.push_back(udp_packet("10.0.0.1", "10.0.0.2", "p1"));
+  first.push_back(udp_packet("10.0.0.1", "10.0.0.2", "p2"));
+  f.a.on_packets(first, f.now, f.out_a, backwards(f.crypto_a));
+  // p1 on the old session, the new initiation, p2 on the old session.
+  REQUIRE(f.out_a.datagrams.size() == 3);
+  CHECK(f.out_a.datagrams[1].bytes.size() == initiation_size);
+  deliver_batch(f.b, f.crypto_b, std::move(f.out_a.datagrams), ep_a, f.now, f.out_b);
+  f.out_a.datagrams.clear();
+  CHECK(payloads(f.out_b.packets) == std::vector<std::string>{"p1", "p2"});
+  REQUIRE(f.out_b.datagrams.size() == 1);  // the response
+  f.out_b.packets.clear();
+
+  // p5 leaves on the old session before A sees the response; p3 and p4 after, on the new one.
+  REQUIRE(f.a.on_packet(udp_packet("10.0.0.1", "10.0.0.2", "p5"), f.now, f.out_a));
+  auto old_session = std::move(f.out_a.datagrams);
+  f.out_a.datagrams.clear();
+  auto response = std::move(f.out_b.datagrams[0].bytes);
+  f.out_b.datagrams.clear();
+  REQUIRE(f.a.on_datagram(ep_b, std::move(response), f.now, f.out_a));
+  std::vector<packet_buffer> second;
+  second.push_back(udp_packet("10.0.0.1", "10.0.0.2", "p3"));
+  second.push_back(udp_packet("10.0.0.1", "10.0.0.2", "p4"));
+  f.a.on_packets(second, f.now, f.out_a, backwards(f.crypto_a));
+  // The keepalive an initiator sends on completing a handshake, then p3 and p4.
+  REQUIRE(f.out_a.datagrams.size() == 3);
+  // One batch for B: the keepalive (which confirms the new keys and makes them current), p3
+  // and p4 (begun while those keys were still "next"), then the late p5 on what is by then
+  // B's previous session.
+  auto batch = std::move(f.out_a.datagrams);
+  for (auto& d : old_session) batch.push_back(std::move(d));
+  deliver_batch(f.b, f.crypto_b, std::move(batch), ep_a, f.now, f.out_b);
+  CHECK(payloads(f.out_b.packets) == std::vector<std::string>{"p3", "p4", "p5"});
+  CHECK(f.b.counters().handshakes_completed == 2);
+}

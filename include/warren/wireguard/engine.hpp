@@ -18,6 +18,12 @@
 //                          give-up and key zeroing (paper §6).
 // Everything to send or deliver is appended to an engine_output the caller drains.
 //
+// Batches: on_packets() and on_datagrams() do the same for a span at once, and hand every
+// seal or open of the batch to a function of the caller's as crypto_jobs, so an adapter can run
+// them on several cores (each with its own backend). State changes stay on the calling thread
+// and happen in the batch's order, so what comes out is in the order it went in: a flow's
+// packets are never reordered.
+//
 // Bad input (forged, replayed, malformed) returns an error, is counted, and changes no state.
 // Threads: not thread-safe; one thread (or strand) drives an engine.
 
@@ -42,6 +48,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -94,6 +101,32 @@ struct engine_output {
     packets.clear();
   }
 };
+
+// One ChaCha20-Poly1305 operation of a batch, left for the caller to run (engine::on_packets,
+// on_datagrams). In place: `data` holds the plaintext followed by room for the tag (seal) or
+// the ciphertext with its tag (open); `length` is the plaintext's or the ciphertext's with tag.
+// The key is the engine's and stays valid until the batch call returns.
+struct crypto_job {
+  const crypto::symmetric_key* key = nullptr;
+  std::uint64_t counter = 0;
+  std::byte* data = nullptr;
+  std::size_t length = 0;
+  bool seal = true;
+  bool ok = false;  // set by run_crypto_job: an open whose tag verified (seals always succeed)
+};
+
+// Runs one job with `crypto`. Jobs of one batch are independent: any thread may run any job,
+// as long as no backend object is used by two threads at once.
+template <crypto::backend Crypto>
+void run_crypto_job(Crypto& crypto, crypto_job& j) noexcept {
+  if (j.seal) {
+    crypto.seal(*j.key, j.counter, byte_view(j.data, j.length), {}, mutable_byte_view(j.data, j.length + crypto::tag_size));
+    j.ok = true;
+  } else {
+    j.ok = j.length >= crypto::tag_size &&
+           crypto.open(*j.key, j.counter, byte_view(j.data, j.length), {}, mutable_byte_view(j.data, j.length - crypto::tag_size));
+  }
+}
 
 // Counts of what the engine did and dropped, by reason.
 struct engine_counters {
@@ -232,6 +265,45 @@ class engine {
       case message_type::transport: return on_transport(from, std::move(dgram), now, out);
     }
     return fail(errc::malformed);
+  }
+
+  // --- batches --------------------------------------------------------------------------
+
+  // The packets of a batch, as on_packet for each. `run(std::span<crypto_job>)` is called once
+  // with every seal of the batch and must have completed them all when it returns; drops are
+  // counted as on_packet counts them. The buffers are moved from.
+  template <class Run>
+  void on_packets(std::span<packet_buffer> pkts, time_point now, engine_output& out, Run&& run) {
+    jobs_.clear();
+    deferring_ = true;
+    for (auto& pkt : pkts) (void)on_packet(std::move(pkt), now, out);
+    deferring_ = false;
+    if (!jobs_.empty()) run(std::span<crypto_job>(jobs_));
+  }
+
+  // The datagrams of a batch (from[i] sent dgrams[i]), as on_datagram for each. Transport data
+  // is opened through `run`, as for on_packets; a handshake message in the middle first finishes
+  // what came before it, so it sees the state that order implies.
+  template <class Run>
+  void on_datagrams(std::span<packet_buffer> dgrams, std::span<const endpoint> from, time_point now,
+                    engine_output& out, Run&& run) {
+    jobs_.clear();
+    opens_.clear();
+    std::size_t n = std::min(dgrams.size(), from.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      auto type = local_ ? classify(dgrams[i].bytes()) : result<message_type>(unexpected(make_error_code(errc::no_key)));
+      if (type && *type == message_type::transport) {
+        note_time(now);
+        auto begun = transport_begin(dgrams[i], now);
+        if (!begun) continue;  // counted
+        jobs_.push_back(begun->job);
+        opens_.push_back({i, begun->local_index});
+        continue;
+      }
+      finish_opens(dgrams, from, now, out, run);
+      (void)on_datagram(from[i], std::move(dgrams[i]), now, out);
+    }
+    finish_opens(dgrams, from, now, out, run);
   }
 
   void on_timeout(time_point now, engine_output& out) {
@@ -472,24 +544,70 @@ class engine {
 
   // --- transport data ------------------------------------------------------------------
 
-  result<void> on_transport(const endpoint& from, packet_buffer&& dgram, time_point now, engine_output& out) {
+  struct transport_start {
+    crypto_job job;
+    std::uint32_t local_index;
+  };
+  struct pending_open {
+    std::size_t at;  // index in the batch
+    std::uint32_t local_index;
+  };
+
+  // What can be checked before decrypting: a known session, not expired, a counter the replay
+  // window would take. Changes no state.
+  result<transport_start> transport_begin(packet_buffer& dgram, time_point now) {
     transport_view view{dgram.bytes()};
     auto it = index_.find(view.receiver());
+    if (it == index_.end()) return unexpected(fail(errc::unknown_index).error());
+    detail::keypair* kp = find_keypair(*it->second.owner, view.receiver());
+    if (!kp) return unexpected(fail(errc::unknown_index).error());
+    if (now - kp->created >= reject_after_time) return unexpected(fail(errc::expired_key).error());
+    auto counter = view.counter();
+    if (!kp->replay.would_accept(counter)) return unexpected(fail(errc::replayed_counter).error());
+    auto sealed = view.encrypted();
+    crypto_job job{&kp->receive, counter, dgram.data() + layout::data_payload, sealed.size(), false, false};
+    return transport_start{job, kp->local_index};
+  }
+
+  static detail::keypair* find_keypair(detail::peer& p, std::uint32_t local_index) noexcept {
+    for (auto* slot : {&p.current, &p.previous, &p.next})
+      if (*slot && (*slot)->local_index == local_index) return &**slot;
+    return nullptr;
+  }
+
+  template <class Run>
+  void finish_opens(std::span<packet_buffer> dgrams, std::span<const endpoint> from, time_point now,
+                    engine_output& out, Run& run) {
+    if (opens_.empty()) return;
+    run(std::span<crypto_job>(jobs_));
+    for (std::size_t k = 0; k < opens_.size(); ++k) {
+      const auto& o = opens_[k];
+      (void)transport_complete(from[o.at], std::move(dgrams[o.at]), o.local_index, jobs_[k].counter, jobs_[k].ok, now, out);
+    }
+    jobs_.clear();
+    opens_.clear();
+  }
+
+  result<void> on_transport(const endpoint& from, packet_buffer&& dgram, time_point now, engine_output& out) {
+    auto begun = transport_begin(dgram, now);
+    if (!begun) return unexpected(begun.error());
+    run_crypto_job(crypto_, begun->job);
+    return transport_complete(from, std::move(dgram), begun->local_index, begun->job.counter, begun->job.ok, now, out);
+  }
+
+  // After the open: the session is found again (an earlier packet of the batch may have moved
+  // it from next to current), and only an authentic packet changes state.
+  result<void> transport_complete(const endpoint& from, packet_buffer&& dgram, std::uint32_t local_index,
+                                  std::uint64_t counter, bool authentic, time_point now, engine_output& out) {
+    auto it = index_.find(local_index);
     if (it == index_.end()) return fail(errc::unknown_index);
     detail::peer& p = *it->second.owner;
-    detail::keypair* kp = nullptr;
-    for (auto* slot : {&p.current, &p.previous, &p.next})
-      if (*slot && (*slot)->local_index == view.receiver()) kp = &**slot;
+    detail::keypair* kp = find_keypair(p, local_index);
     if (!kp) return fail(errc::unknown_index);
-    if (now - kp->created >= reject_after_time) return fail(errc::expired_key);
-    auto counter = view.counter();
-    if (!kp->replay.would_accept(counter)) return fail(errc::replayed_counter);
-
-    auto sealed = view.encrypted();
-    mutable_byte_view plain(dgram.data() + layout::data_payload, sealed.size() - crypto::tag_size);
-    if (!crypto_.open(kp->receive, counter, sealed, {}, plain)) return fail(errc::decrypt_failed);
+    if (!authentic) return fail(errc::decrypt_failed);
     if (!kp->replay.accept(counter)) return fail(errc::replayed_counter);
     ++counters_.packets_opened;
+    mutable_byte_view plain(dgram.data() + layout::data_payload, dgram.size() - layout::data_payload - crypto::tag_size);
 
     if (p.next && kp == &*p.next) {
       // The initiator used the keys: they are confirmed and become current (§5.4.6).
@@ -547,8 +665,9 @@ class engine {
     write_header(h, message_type::transport);
     store_le32(h + layout::data_receiver, kp.remote_index);
     store_le64(h + layout::data_counter, kp.send_counter);
-    byte_view plain(h + layout::data_payload, padded);
-    crypto_.seal(kp.send, kp.send_counter, plain, {}, mutable_byte_view(h + layout::data_payload, padded + crypto::tag_size));
+    crypto_job job{&kp.send, kp.send_counter, h + layout::data_payload, padded, true, false};
+    if (deferring_) jobs_.push_back(job);
+    else run_crypto_job(crypto_, job);
     ++kp.send_counter;
     ++counters_.packets_sealed;
     p.tx_bytes += pkt.size();
@@ -723,7 +842,11 @@ class engine {
   unsigned initiations_this_second_ = 0;
   time_point second_started_{};
   time_point last_now_{};
-  std::uint64_t jitter_state_ = 0;  // the latest time seen, for configuration changes between calls
+  std::uint64_t jitter_state_ = 0;
+  // Batches: jobs left for the caller's runner, and which datagram each open belongs to.
+  bool deferring_ = false;
+  std::vector<crypto_job> jobs_;
+  std::vector<pending_open> opens_;
 };
 
 }  // namespace warren::wireguard

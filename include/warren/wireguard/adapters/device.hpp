@@ -18,7 +18,8 @@
 // full are dropped and counted, as a NIC would.
 //
 // Threads: everything runs on the io_context's thread; call get()/set() from handlers on it
-// (the UAPI server does). The io_context must outlive the device.
+// (the UAPI server does). The io_context must outlive the device. Only the crypto of a batch
+// goes to helper threads (device_options::crypto_helpers), which the device owns and joins.
 
 #include <warren/buffer/packet_pool.hpp>
 #include <warren/core/clock.hpp>
@@ -26,6 +27,7 @@
 #include <warren/tun/adapters/asio_device.hpp>
 #include <warren/tun/linux_tun.hpp>
 #include <warren/tun/offload_device.hpp>
+#include <warren/wireguard/adapters/crypto_workers.hpp>
 #include <warren/wireguard/adapters/udp_socket.hpp>
 #include <warren/wireguard/engine.hpp>
 #include <warren/wireguard/uapi.hpp>
@@ -41,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace warren::wireguard {
@@ -55,6 +58,9 @@ struct device_options {
   // TUN offloads (IFF_VNET_HDR with TSO, and coalesced writes). Falls back to plain packets on
   // a kernel that refuses them.
   bool offload = true;
+  // Threads that seal and open beside the device's own (crypto_workers.hpp). Empty: one fewer
+  // than the machine's cores, at most 3.
+  std::optional<std::size_t> crypto_helpers{};
 };
 
 struct device_counters {
@@ -182,7 +188,17 @@ class device {
       : io_(io), engine_(crypto_, {.mtu = options.mtu,
                                    .wall_anchor = std::chrono::system_clock::now(),
                                    .mono_anchor = steady_clock_source{}.now()}),
-        tun_(std::move(tun)), timer_(io) {}
+        tun_(std::move(tun)), timer_(io), workers_(helpers_for(options)) {}
+
+  static std::size_t helpers_for(const device_options& options) {
+    if (options.crypto_helpers) return *options.crypto_helpers;
+    unsigned cores = std::thread::hardware_concurrency();
+    return cores > 1 ? std::min<std::size_t>(cores - 1, 3) : 0;
+  }
+
+  auto crypto_runner() {
+    return [this](std::span<crypto_job> jobs) { workers_.run(jobs, crypto_); };
+  }
 
   static time_point now() { return steady_clock_source{}.now(); }
 
@@ -239,8 +255,7 @@ class device {
         if (on_tun_closed_) on_tun_closed_(ec);
         return;
       }
-      auto t = now();
-      for (std::size_t i = 0; i < n; ++i) (void)engine_.on_packet(std::move(tun_batch_[i]), t, out_);
+      engine_.on_packets(std::span(tun_batch_).first(n), now(), out_, crypto_runner());
       flush(out_);
       read_tun();
     });
@@ -273,8 +288,8 @@ class device {
       }
       auto n = sock.receive_batch(std::span(batch).first(ready), from);
       if (!n || *n == 0) break;
-      auto t = now();
-      for (std::size_t i = 0; i < *n; ++i) (void)engine_.on_datagram(from[i], std::move(batch[i]), t, out_);
+      engine_.on_datagrams(std::span(batch).first(*n), std::span<const endpoint>(from).first(*n), now(), out_,
+                           crypto_runner());
       flush(out_);
       if (*n < ready && !sock.has_pending()) break;
     }
@@ -345,6 +360,8 @@ class device {
   std::function<void(std::error_code)> on_tun_closed_;
   // Reused for every event: the datapath keeps the vectors' capacity (flush() clears them).
   engine_output out_;
+  // Last: its threads stop before anything they could touch goes.
+  crypto_workers<Crypto> workers_;
   std::vector<datagram*> to_v4_, to_v6_;
 };
 
