@@ -15,6 +15,11 @@
 //                                             runs the timer work a one-way stream skips (each
 //                                             send after a receive re-arms the new-handshake
 //                                             timer, with a fresh random jitter).
+//   wireguard/engine/fast/batch/<helpers>     64 packets of 1420 bytes per iteration as one batch
+//                                             each way (on_packets, then on_datagrams), their
+//                                             crypto run by crypto_workers with that many helper
+//                                             threads beside this one. Wall-clock time: the
+//                                             gain from more cores (helpers/0 is one core).
 //   wireguard/engine/<backend>/handshake      initiation -> response -> first data (the key
 //                                             confirmation) between fresh ephemerals, both ends
 //                                             on this core; initiator_us and responder_us split
@@ -28,6 +33,7 @@
 #include <warren/wireguard/engine.hpp>
 
 #include <warren/crypto/fast_backend.hpp>
+#include <warren/wireguard/adapters/crypto_workers.hpp>
 #include <warren/crypto/mbedtls_backend.hpp>
 #include <warren/packet/ipv4.hpp>
 #include <warren/packet/udp.hpp>
@@ -250,6 +256,37 @@ void handshake_bench(benchmark::State& state) {
   state.counters["responder_us"] = benchmark::Counter(us(responder).count(), benchmark::Counter::kAvgIterations);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
+
+// 64 packets A -> B as one batch each way, the crypto on crypto_workers; the delivered packets
+// are the next iteration's batch.
+void batch_bench(benchmark::State& state) {
+  constexpr std::size_t n = 1420, batch = 64;
+  tunnel_pair<crypto::fast_backend> t;
+  if (!t.connect()) return state.SkipWithError("handshake failed");
+  crypto_workers<crypto::fast_backend> workers(static_cast<std::size_t>(state.range(0)));
+  auto run_a = [&](std::span<crypto_job> jobs) { workers.run(jobs, t.crypto_a); };
+  auto run_b = [&](std::span<crypto_job> jobs) { workers.run(jobs, t.crypto_b); };
+  std::vector<packet_buffer> pkts;
+  for (std::size_t i = 0; i < batch; ++i) pkts.push_back(ip_packet(n, addr_a, addr_b));
+  std::vector<packet_buffer> dgrams;
+  std::vector<endpoint> from(batch, ep_a);
+  for (auto _ : state) {
+    t.a.on_packets(pkts, t.now, t.out_a, run_a);
+    dgrams.clear();
+    for (auto& d : t.out_a.datagrams) dgrams.push_back(std::move(d.bytes));
+    t.out_a.clear();
+    t.b.on_datagrams(dgrams, from, t.now, t.out_b, run_b);
+    if (t.out_b.packets.size() != batch) {
+      state.SkipWithError("packets lost");
+      break;
+    }
+    for (std::size_t i = 0; i < batch; ++i) pkts[i] = std::move(t.out_b.packets[i]);
+    t.out_b.clear();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(batch * n));
+}
+BENCHMARK(batch_bench)->Name("wireguard/engine/fast/batch")->Arg(0)->Arg(1)->UseRealTime();
 
 #define WARREN_ENGINE_BENCHMARKS(B, name)                                                                         \
   BENCHMARK_TEMPLATE(packet_bench, B)->Name("wireguard/engine/" name "/packet")->Arg(64)->Arg(576)->Arg(1420);   \

@@ -13,9 +13,11 @@
 #include <asio/signal_set.hpp>
 
 #include <fcntl.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -28,6 +30,22 @@ namespace {
 
 // Where the daemon reports "ready" or an error to the parent waiting in the foreground.
 int status_fd = -1;
+// Once detached, messages go to syslog (the daemon facility), as a daemon's should.
+bool detached = false;
+
+// One line of news: on stderr in the foreground, to syslog once detached.
+[[gnu::format(printf, 2, 3)]] void say(int priority, const char* format, ...) {
+  std::va_list args;
+  va_start(args, format);
+  if (detached) {
+    ::vsyslog(priority, format, args);
+  } else {
+    std::fputs("warren-wg: ", stderr);
+    std::vfprintf(stderr, format, args);
+    std::fputc('\n', stderr);
+  }
+  va_end(args);
+}
 
 int report_failure(const std::string& message) {
   std::fprintf(stderr, "warren-wg: %s\n", message.c_str());
@@ -43,7 +61,9 @@ void report_ready() {
   (void)::write(status_fd, "R", 1);
   ::close(status_fd);
   status_fd = -1;
-  // Detached: nothing of ours is left on the caller's terminal.
+  // Detached: nothing of ours is left on the caller's terminal; news goes to syslog.
+  ::openlog("warren-wg", LOG_PID, LOG_DAEMON);
+  detached = true;
   int null = ::open("/dev/null", O_RDWR);
   if (null >= 0) {
     ::dup2(null, STDIN_FILENO);
@@ -84,7 +104,7 @@ int main(int argc, char** argv) {
   std::optional<std::size_t> crypto_threads;
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
   app.add_option("--crypto-threads", crypto_threads,
-                 "threads that seal and open beside the main one (default: cores - 1, at most 3; 0: none)")
+                 "threads that seal and open beside the main one (default: none below 4 cores, else half the cores, at most 3)")
       ->envname("WARREN_WG_CRYPTO_THREADS")
       ->check(CLI::Range(0, 64));
   app.add_option("interface", ifname, "interface name (at most 15 bytes)")->required();
@@ -103,12 +123,12 @@ int main(int argc, char** argv) {
     wg::uapi::device_state get() { return d.get(); }
     warren::result<void> set(const wg::uapi::set_request& r) {
       auto done = d.set(r);
-      if (!done) std::fprintf(stderr, "warren-wg: (%s) configuration refused: %s\n", d.name().c_str(), done.error().message().c_str());
+      if (!done) say(LOG_WARNING, "(%s) configuration refused: %s", d.name().c_str(), done.error().message().c_str());
       return done;
     }
     // A set the parser refused: say why (never with key material); the last good state stays.
     void on_protocol_error(std::error_code, std::string_view detail) {
-      std::fprintf(stderr, "warren-wg: (%s) configuration refused: %.*s\n", d.name().c_str(),
+      say(LOG_WARNING, "(%s) configuration refused: %.*s", d.name().c_str(),
                    static_cast<int>(detail.size()), detail.data());
     }
   } h{**dev};
@@ -126,10 +146,12 @@ int main(int argc, char** argv) {
     if (!ec) shut_down();
   });
   (*dev)->on_tun_closed([&](std::error_code ec) {
-    std::fprintf(stderr, "warren-wg: (%s) interface gone (%s); shutting down\n", (*dev)->name().c_str(), ec.message().c_str());
+    say(LOG_NOTICE, "(%s) interface gone (%s); shutting down", (*dev)->name().c_str(), ec.message().c_str());
     shut_down();
   });
-  if (foreground) std::fprintf(stderr, "warren-wg: (%s) up; UAPI at /var/run/wireguard/%s.sock\n", (*dev)->name().c_str(), (*dev)->name().c_str());
+  if (foreground)
+    std::fprintf(stderr, "warren-wg: (%s) up; UAPI at /var/run/wireguard/%s.sock; TUN offloads %s; crypto helper threads: %zu\n",
+                 (*dev)->name().c_str(), (*dev)->name().c_str(), (*dev)->offload() ? "on" : "off", (*dev)->crypto_helpers());
   report_ready();
   io.run();
   return 0;

@@ -405,7 +405,7 @@ inline secret<key_size> pseudo_random_key(std::mt19937_64& rng) {
 }
 
 // Sizes around ChaCha20's 64-byte block and Poly1305's 16-byte block, around fast_backend's
-// default switch from libsodium to OpenSSL (512), and a full WireGuard MTU.
+// old default switch between the AEAD libraries (512), and a full WireGuard MTU.
 inline constexpr std::array<std::size_t, 14> aead_sizes = {0, 1, 15, 16, 17, 63, 64, 65, 255, 511, 512, 513, 576, 1420};
 
 template <class B>

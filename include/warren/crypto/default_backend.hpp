@@ -1,6 +1,6 @@
 #pragma once
-// The one place that chooses warren's crypto backend: fast_backend (OpenSSL 3 AEAD and BLAKE2s,
-// libsodium X25519) wherever it builds. A port without OpenSSL switches this alias to
+// The one place that chooses warren's crypto backend: fast_backend (libgcrypt AEAD, libsodium
+// X25519, libb2 BLAKE2s) wherever it builds. A port without libgcrypt switches this alias to
 // mbedtls_backend; generic code names warren::crypto::default_backend, never a backend itself.
 
 #include <warren/crypto/backend.hpp>

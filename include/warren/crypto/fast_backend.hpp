@@ -2,11 +2,12 @@
 // fast_backend: the default crypto backend on Linux. Each primitive comes from the library that
 // measured best for it (docs/crypto.md has the numbers):
 //
-//   ChaCha20-Poly1305  OpenSSL 3 EVP for packets of openssl_min_size bytes and more (one
-//                      EVP_CIPHER_CTX per object, re-keyed on every call); libsodium below that,
-//                      where OpenSSL's ~0.6 us fixed cost per call loses to libsodium
+//   ChaCha20-Poly1305  libgcrypt (AVX-512/AVX2 ChaCha20 and Poly1305, and a plain C API with
+//                      no per-call parameter layer): faster than OpenSSL 3.0's EVP and than
+//                      libsodium at every packet size measured, 64 B to 1420 B. libsodium
+//                      computes the same function and is the fallback (see below)
 //   X25519             libsodium crypto_scalarmult (twice OpenSSL's rate with per-call keys)
-//   XChaCha20-Poly1305 libsodium (OpenSSL 3.0 has none)
+//   XChaCha20-Poly1305 libsodium (libgcrypt and OpenSSL 3.0 have none)
 //   BLAKE2s-256, keyed BLAKE2s-128, HMAC-BLAKE2s
 //                      libb2: level with OpenSSL's EVP_MD and EVP_MAC BLAKE2SMAC (within 2%),
 //                      30% faster than EVP_MAC HMAC, and its state is wiped after every call
@@ -15,33 +16,34 @@
 // Both AEAD paths compute the same function; the tests check them against the same vectors
 // and against each other.
 //
-// Ownership and threads: the object owns its OpenSSL cipher context and reuses it for every
-// call rather than creating one per packet; that makes each call mutate the object. Use one object per
-// thread (a datapath worker keeps its own). Movable, not copyable.
+// Ownership and threads: the object owns two libgcrypt cipher handles (one seals, one opens)
+// and reuses them for every call rather than opening one per packet; that makes each call
+// mutate the object. Use one object per thread (a datapath worker keeps its own). Movable, not
+// copyable.
 //
 // Failure policy. The concept's seal returns void: a WireGuard packet is sealed with a key and
 // counter that are already committed, and there is nobody to hand an error to. So a seal always
 // produces the right ciphertext or, never, plaintext:
-//   - if OpenSSL lacks ChaCha20-Poly1305 (a FIPS-only provider configuration), the constructor
-//     leaves the context empty and every packet goes through libsodium, which computes the same
-//     function and cannot fail;
-//   - if an EVP call fails before the output was written, or the output is a separate buffer,
-//     the packet is redone with libsodium: same bytes, just slower;
+//   - if libgcrypt cannot be initialised or lacks ChaCha20-Poly1305 (a FIPS-mode build), the
+//     constructor leaves the handles empty and every packet goes through libsodium, which
+//     computes the same function and cannot fail;
+//   - if a libgcrypt call fails before the output was written, or the output is a separate
+//     buffer, the packet is redone with libsodium: same bytes, just slower;
 //   - if it fails after an in-place seal began overwriting the plaintext, the output is zeroed:
 //     the peer drops the packet (its tag cannot verify), and no plaintext leaves.
-// Each EVP failure is counted in openssl_failures(). No assert fires (the environment, not our
-// code, would be at fault) and nothing aborts. An open whose EVP call fails is redone with
-// libsodium, or reports false (a dropped packet) if an in-place open had begun writing. A
-// forged packet is not a failure: open returns false and the output is zeroed.
+// Each such failure is counted in gcrypt_failures(). No assert fires (the environment, not our
+// code, would be at fault) and nothing aborts. An open whose libgcrypt call fails is redone
+// with libsodium, or reports false (a dropped packet) if an in-place open had begun writing. A
+// forged packet is not a failure: open returns false and the output is zeroed (libgcrypt, like
+// OpenSSL, decrypts before it checks the tag).
 //
-// Key material: OpenSSL keeps the last key used inside the cipher context until the next
-// OpenSSL-sized packet re-keys it or the object is destroyed (EVP_CIPHER_CTX_free cleanses it).
-// Wiping the context after each packet would add a second EVP init (~0.2 us) per packet; the data
-// key lives in the session anyway. libb2 states and HMAC pads are wiped before each call
-// returns; libsodium keeps no state.
+// Key material: a handle keeps the last key it was given (and its key schedule) until another
+// key replaces it or the object is destroyed (gcry_cipher_close wipes it). Re-keying only when
+// the key changes saves a key setup per packet; the session holds the same key anyway. libb2
+// states and HMAC pads are wiped before each call returns; libsodium keeps no state.
 //
-// Default state: ready to use. A moved-from object is still usable: its OpenSSL context is gone,
-// so it seals and opens everything through libsodium.
+// Default state: ready to use. A moved-from object is still usable: its handles are gone, so it
+// seals and opens everything through libsodium.
 
 #include <warren/core/bytes.hpp>
 #include <warren/crypto/backend.hpp>
@@ -49,16 +51,15 @@
 #include <warren/crypto/detail/aead_nonce.hpp>
 #include <warren/crypto/detail/byte_cast.hpp>
 #include <warren/crypto/detail/libb2.hpp>
+#include <warren/crypto/detail/libgcrypt.hpp>
 #include <warren/crypto/detail/libsodium.hpp>
 #include <warren/crypto/detail/x25519_clamp.hpp>
 #include <warren/crypto/secret.hpp>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
+#include <gcrypt.h>
 #include <sodium.h>
 
 #include <array>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -67,42 +68,24 @@
 
 namespace warren::crypto {
 
-namespace detail {
-struct evp_free {
-  void operator()(EVP_CIPHER* p) const noexcept { EVP_CIPHER_free(p); }
-  void operator()(EVP_CIPHER_CTX* p) const noexcept { EVP_CIPHER_CTX_free(p); }
-};
-}  // namespace detail
-
 struct fast_backend_options {
   // Packets (plaintext or ciphertext without tag) of at least this many bytes go through
-  // OpenSSL, shorter ones through libsodium. Where OpenSSL starts to win differs by CPU: about
-  // 1.1 KB on the AVX-512 Xeon of docs/crypto.md, about 270 B on the Zen 5 of TOOLCHAIN.md. 512
-  // sits between, so on both the small packets (ACKs, keepalives) and the full-MTU ones that
-  // carry the bytes take their faster path; only mid-sized packets may take the slower one. 0
-  // sends everything to OpenSSL, SIZE_MAX nothing.
-  std::size_t openssl_min_size = 512;
+  // libgcrypt, shorter ones through libsodium. 0 (the default: libgcrypt was the faster at every
+  // size measured) sends everything to libgcrypt, SIZE_MAX nothing; tests use both to check one
+  // path against the other.
+  std::size_t gcrypt_min_size = 0;
 };
 
 class fast_backend {
  public:
   fast_backend() : fast_backend(fast_backend_options{}) {}
-  explicit fast_backend(const fast_backend_options& options) : openssl_min_size_(options.openssl_min_size) {
+  explicit fast_backend(const fast_backend_options& options) : gcrypt_min_size_(options.gcrypt_min_size) {
     detail::ensure_sodium();
-    if (openssl_min_size_ == SIZE_MAX) return;  // OpenSSL would never be used
-    cipher_.reset(EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr));
-    if (cipher_) {
-      cipher_ctx_.reset(EVP_CIPHER_CTX_new());
-      // Bind the cipher once; each call then only sets key and nonce.
-      if (cipher_ctx_ && EVP_CipherInit_ex2(cipher_ctx_.get(), cipher_.get(), nullptr, nullptr, 1, nullptr) != 1)
-        cipher_ctx_.reset();
-      open_ctx_.reset(EVP_CIPHER_CTX_new());
-      if (!open_ctx_ || EVP_CipherInit_ex2(open_ctx_.get(), cipher_.get(), nullptr, nullptr, 0, nullptr) != 1) {
-        open_ctx_.reset();
-        cipher_ctx_.reset();  // both or neither: uses_openssl_aead() speaks for both
-      }
+    if (gcrypt_min_size_ == SIZE_MAX || !detail::ensure_gcrypt()) return;  // libsodium does it all
+    if (!seal_.open_chacha_poly1305() || !open_.open_chacha_poly1305()) {
+      seal_.reset();  // both or neither: uses_gcrypt_aead() speaks for both
+      open_.reset();
     }
-    if (!cipher_ctx_) ERR_clear_error();  // handled: libsodium does the work
   }
 
   // ChaCha20-Poly1305 with WireGuard's counter nonce.
@@ -120,13 +103,13 @@ class fast_backend {
   void seal_ietf(const symmetric_key& key, const detail::ietf_nonce& nonce, byte_view plaintext, byte_view aad,
                  mutable_byte_view out) noexcept {
     if (!detail::seal_shape_ok(plaintext, out)) return detail::zero_output(out);
-    switch (evp_seal(key, nonce, plaintext, aad, out)) {
-      case evp_result::done:
+    switch (gcrypt_seal(key, nonce, plaintext, aad, out)) {
+      case step::done:
         return;
-      case evp_result::forged:  // not produced by evp_seal
-      case evp_result::not_started:
+      case step::forged:  // not produced by gcrypt_seal
+      case step::not_started:
         break;
-      case evp_result::failed_after_write:
+      case step::failed_after_write:
         if (out.data() == plaintext.data()) return detail::zero_output(out);  // the plaintext is gone
         break;
     }
@@ -139,19 +122,19 @@ class fast_backend {
       return false;
     }
     bool ok = false;
-    switch (evp_open(key, nonce, ciphertext, aad, out)) {
-      case evp_result::done:
+    switch (gcrypt_open(key, nonce, ciphertext, aad, out)) {
+      case step::done:
         return true;
-      case evp_result::forged:
+      case step::forged:
         break;
-      case evp_result::not_started:
+      case step::not_started:
         ok = detail::sodium_chacha_open(key, nonce, ciphertext, aad, out);
         break;
-      case evp_result::failed_after_write:
+      case step::failed_after_write:
         ok = out.data() != ciphertext.data() && detail::sodium_chacha_open(key, nonce, ciphertext, aad, out);
         break;
     }
-    if (!ok) detail::zero_output(out);  // OpenSSL decrypts before it verifies
+    if (!ok) detail::zero_output(out);  // libgcrypt decrypts before it verifies
     return ok;
   }
 
@@ -191,95 +174,67 @@ class fast_backend {
   }
   void random(mutable_byte_view out) noexcept { detail::sodium_random(out); }
 
-  // EVP calls that failed and were redone through libsodium/libb2 (or zeroed, see above).
-  std::uint64_t openssl_failures() const noexcept { return openssl_failures_; }
-  // False when OpenSSL offers no ChaCha20-Poly1305 here, when openssl_min_size is SIZE_MAX, or
+  // libgcrypt calls that failed and were redone through libsodium (or zeroed, see above).
+  std::uint64_t gcrypt_failures() const noexcept { return gcrypt_failures_; }
+  // False when libgcrypt offers no ChaCha20-Poly1305 here, when gcrypt_min_size is SIZE_MAX, or
   // after a move: all AEAD work then goes through libsodium.
-  bool uses_openssl_aead() const noexcept { return cipher_ctx_ != nullptr; }
+  bool uses_gcrypt_aead() const noexcept { return static_cast<bool>(seal_); }
 
  private:
-  enum class evp_result { done, forged, not_started, failed_after_write };
+  enum class step { done, forged, not_started, failed_after_write };
 
-  evp_result fail(evp_result r) noexcept {
-    ++openssl_failures_;
-    ERR_clear_error();  // leave no stale errors for other OpenSSL users on this thread
+  step fail(step r) noexcept {
+    ++gcrypt_failures_;
     return r;
   }
 
-  evp_result evp_seal(const symmetric_key& key, const detail::ietf_nonce& nonce, byte_view in, byte_view aad,
-                      mutable_byte_view out) noexcept {
-    EVP_CIPHER_CTX* c = cipher_ctx_.get();
-    if (c == nullptr || in.size() < openssl_min_size_) return evp_result::not_started;
-    if (in.size() > INT_MAX || aad.size() > INT_MAX) return evp_result::not_started;  // EVP counts in int
-    int len = 0;
-    if (EVP_EncryptInit_ex2(c, nullptr, rekey(seal_key_, key), detail::uc(nonce.data()), nullptr) != 1) {
-      seal_key_.reset();
-      return fail(evp_result::not_started);
-    }
-    if (!aad.empty() &&
-        EVP_EncryptUpdate(c, nullptr, &len, detail::uc(aad.data()), static_cast<int>(aad.size())) != 1)
-      return fail(evp_result::not_started);
-    std::byte* tag = out.data() + in.size();
-    if (!in.empty() && (EVP_EncryptUpdate(c, detail::uc(out.data()), &len, detail::uc(in.data()),
-                                          static_cast<int>(in.size())) != 1 ||
-                        static_cast<std::size_t>(len) != in.size()))
-      return fail(evp_result::failed_after_write);
-    if (EVP_EncryptFinal_ex(c, detail::uc(tag), &len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_size), tag) != 1)
-      return fail(evp_result::failed_after_write);
-    return evp_result::done;
+  // Gives the handle `key` unless it holds it already; false if libgcrypt refused it.
+  static bool rekey(detail::gcrypt_handle& h, std::optional<symmetric_key>& loaded, const symmetric_key& key) noexcept {
+    if (loaded && constant_time_equal(byte_view(loaded->data(), key_size), byte_view(key.data(), key_size)))
+      return true;
+    loaded.reset();
+    if (gcry_cipher_setkey(h.h, key.data(), key_size) != 0) return false;
+    loaded = key;
+    return true;
   }
 
-  // done: authentic. forged: the tag did not verify (OpenSSL reports that as a failed Final; an
-  // internal error at that point would look the same and also drop the packet). not_started and
-  // failed_after_write: an EVP error before or after decryption began writing out.
-  evp_result evp_open(const symmetric_key& key, const detail::ietf_nonce& nonce, byte_view in, byte_view aad,
-                      mutable_byte_view out) noexcept {
+  // setiv starts a new message: it derives the Poly1305 key and resets the tag state.
+  step gcrypt_seal(const symmetric_key& key, const detail::ietf_nonce& nonce, byte_view in, byte_view aad,
+                   mutable_byte_view out) noexcept {
+    if (!seal_ || in.size() < gcrypt_min_size_) return step::not_started;
+    if (!rekey(seal_, seal_key_, key) || gcry_cipher_setiv(seal_.h, nonce.data(), nonce.size()) != 0 ||
+        (!aad.empty() && gcry_cipher_authenticate(seal_.h, aad.data(), aad.size()) != 0))
+      return fail(step::not_started);
+    // In place: libgcrypt takes in == out; a null input would mean "in place" too, so pass both.
+    if (gcry_cipher_encrypt(seal_.h, out.data(), in.size(), in.data(), in.size()) != 0)
+      return fail(step::failed_after_write);
+    if (gcry_cipher_gettag(seal_.h, out.data() + in.size(), tag_size) != 0) return fail(step::failed_after_write);
+    return step::done;
+  }
+
+  // done: authentic. forged: the tag did not verify. not_started and failed_after_write: a
+  // libgcrypt error before or after decryption began writing out.
+  step gcrypt_open(const symmetric_key& key, const detail::ietf_nonce& nonce, byte_view in, byte_view aad,
+                   mutable_byte_view out) noexcept {
     const std::size_t n = in.size() - tag_size;
-    EVP_CIPHER_CTX* c = open_ctx_.get();
-    if (c == nullptr || n < openssl_min_size_) return evp_result::not_started;
-    if (in.size() > INT_MAX || aad.size() > INT_MAX) return evp_result::not_started;
-    // A copy: EVP wants a mutable pointer for the tag, and in may be const memory.
+    if (!open_ || n < gcrypt_min_size_) return step::not_started;
+    if (!rekey(open_, open_key_, key) || gcry_cipher_setiv(open_.h, nonce.data(), nonce.size()) != 0 ||
+        (!aad.empty() && gcry_cipher_authenticate(open_.h, aad.data(), aad.size()) != 0))
+      return fail(step::not_started);
+    // A copy of the tag: an in-place decryption must not depend on bytes it may overwrite.
     std::array<std::byte, tag_size> tag;
     for (std::size_t i = 0; i < tag_size; ++i) tag[i] = in[n + i];
-    int len = 0;
-    if (EVP_DecryptInit_ex2(c, nullptr, rekey(open_key_, key), detail::uc(nonce.data()), nullptr) != 1 ||
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag_size), tag.data()) != 1) {
-      open_key_.reset();
-      return fail(evp_result::not_started);
-    }
-    if (!aad.empty() &&
-        EVP_DecryptUpdate(c, nullptr, &len, detail::uc(aad.data()), static_cast<int>(aad.size())) != 1)
-      return fail(evp_result::not_started);
-    if (n != 0 && (EVP_DecryptUpdate(c, detail::uc(out.data()), &len, detail::uc(in.data()),
-                                     static_cast<int>(n)) != 1 ||
-                   static_cast<std::size_t>(len) != n))
-      return fail(evp_result::failed_after_write);
-    std::byte unused[1];
-    if (EVP_DecryptFinal_ex(c, detail::uc(unused), &len) != 1) {
-      ERR_clear_error();  // a forgery is routine input, not an OpenSSL failure: do not count it
-      return evp_result::forged;
-    }
-    return evp_result::done;
+    if (gcry_cipher_decrypt(open_.h, out.data(), n, in.data(), n) != 0) return fail(step::failed_after_write);
+    gcry_error_t verdict = gcry_cipher_checktag(open_.h, tag.data(), tag_size);
+    if (verdict == 0) return step::done;
+    if (gcry_err_code(verdict) == GPG_ERR_CHECKSUM) return step::forged;  // routine input, not a failure
+    return fail(step::failed_after_write);
   }
 
-  std::unique_ptr<EVP_CIPHER, detail::evp_free> cipher_;
-  // The key a context was last given, or nothing. Giving a context a key it already holds costs
-  // a ChaCha20 key setup and a trip through OpenSSL's parameter layer per packet (~8% of a
-  // tunnel's CPU in a profile), and a session uses one key for thousands of packets in a row.
-  // A nonce-only init keeps the key. Wiped with the object, as the contexts are.
-  const unsigned char* rekey(std::optional<symmetric_key>& loaded, const symmetric_key& key) noexcept {
-    if (loaded && constant_time_equal(byte_view(loaded->data(), key_size), byte_view(key.data(), key_size)))
-      return nullptr;
-    loaded = key;
-    return detail::uc(key.data());
-  }
-
-  std::unique_ptr<EVP_CIPHER_CTX, detail::evp_free> cipher_ctx_;  // seals
-  std::unique_ptr<EVP_CIPHER_CTX, detail::evp_free> open_ctx_;
-  std::optional<symmetric_key> seal_key_, open_key_;
-  std::size_t openssl_min_size_;
-  std::uint64_t openssl_failures_ = 0;
+  detail::gcrypt_handle seal_, open_;
+  std::optional<symmetric_key> seal_key_, open_key_;  // what each handle holds, wiped with it
+  std::size_t gcrypt_min_size_;
+  std::uint64_t gcrypt_failures_ = 0;
 };
 
 static_assert(backend<fast_backend>);

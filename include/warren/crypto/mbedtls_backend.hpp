@@ -1,5 +1,5 @@
 #pragma once
-// mbedtls_backend: the portable crypto backend, for embedded and mobile builds where OpenSSL is
+// mbedtls_backend: the portable crypto backend, for embedded and mobile builds where libgcrypt is
 // unwelcome (docs/crypto.md compares it with fast_backend).
 //
 //   ChaCha20-Poly1305  mbedTLS 2.28 mbedtls_chachapoly_*

@@ -49,7 +49,16 @@ start() {  # start <namespace> <ifname> <log> <command...>
 }
 ifa=wwa$$; ifb=wwb$$
 start "$A" "$ifa" warren-wg "$warren" -f
-start "$B" "$ifb" "$peer_kind" "${peer_cmd[@]}"
+start "$B" "$ifb" "peer-$peer_kind" "${peer_cmd[@]}"
+# With WARREN_WG_CRYPTO_THREADS set (ctest does for warren-wg against itself), the daemons must
+# have taken it: their start-up line says how many helper threads seal and open.
+if [ -n "${WARREN_WG_CRYPTO_THREADS:-}" ]; then
+  for log in warren-wg $([ "$peer_kind" = warren-wg ] && echo peer-warren-wg); do
+    for _ in $(seq 50); do grep -q "crypto helper threads" "$tmp/$log.log" && break; sleep 0.1; done
+    grep -q "crypto helper threads: $WARREN_WG_CRYPTO_THREADS\$" "$tmp/$log.log" ||
+      fail "$log did not start with $WARREN_WG_CRYPTO_THREADS crypto helper threads"
+  done
+fi
 
 # configure <ns> <if> <key> <peer pub> <peer allowed> [endpoint]
 configure() {
@@ -141,7 +150,11 @@ if [ "$peer_kind" = wireguard-go ] && command -v wg-quick >/dev/null; then
     "$(cat "$tmp/a.key")" "$(cat "$tmp/b.pub")" >"$tmp/$q.conf"
   a env PATH="$tmp/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION=warren-wg wg-quick up "$tmp/$q.conf" >"$tmp/wgq.log" 2>&1 ||
     fail "wg-quick up: $(cat "$tmp/wgq.log")"
-  a ip -o addr show dev "$q" | grep -q 10.88.0.1/24 || fail "wg-quick did not address $q"
+  if ! a ip -o addr show dev "$q" | grep -q 10.88.0.1/24; then
+    # Once seen after a passing wg-quick up: say what was there, and whether the daemon lives.
+    fail "wg-quick did not address $q: $(a ip -o addr show 2>&1); links: $(a ip -o link show 2>&1);" \
+      "daemon: $(pgrep -a -f "warren-wg $q" || echo gone)"
+  fi
   a wg show "$q" peers | grep -q "$(cat "$tmp/b.pub")" || fail "wg-quick did not configure the peer"
   a wg-quick down "$tmp/$q.conf" >>"$tmp/wgq.log" 2>&1 || fail "wg-quick down"
   # The daemon exits when its interface is deleted, taking its socket with it (bounded: 5 s).

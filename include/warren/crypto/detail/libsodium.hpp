@@ -1,7 +1,7 @@
 #pragma once
-// libsodium for what both backends take from it: XChaCha20-Poly1305 (neither OpenSSL 3.0 nor
+// libsodium for what both backends take from it: XChaCha20-Poly1305 (neither libgcrypt 1.10 nor
 // mbedTLS 2.28 has it), the CSPRNG, and a ChaCha20-Poly1305 that cannot fail, which
-// fast_backend falls back to when OpenSSL does. sodium_init() is idempotent and thread-safe;
+// fast_backend falls back to when libgcrypt does. sodium_init() is idempotent and thread-safe;
 // each backend calls it from its constructor.
 
 #include <warren/core/bytes.hpp>

@@ -7,7 +7,10 @@
 //
 // run() hands out jobs a few at a time from a shared counter: the calling thread starts at
 // once, and a helper that wakes late takes less. Batches below min_parallel jobs stay on the
-// calling thread, where waking a helper would cost more than it saves.
+// calling thread, where waking a helper would cost more than it saves. Under load batches come
+// back to back, and waking a sleeping thread takes tens of microseconds on a VM, about as long
+// as a batch: so a helper watches for the next batch for a short while (spin_for) before it
+// sleeps, and run() waits for the last chunks the same way.
 //
 // Each helper has its own backend object (fast_backend holds OpenSSL contexts that must not be
 // shared). Threads: run() from one thread at a time. Destruction stops and joins the helpers.
@@ -17,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +36,7 @@ template <crypto::backend Crypto>
 class crypto_workers {
  public:
   static constexpr std::size_t default_min_parallel = 16;
+  static constexpr std::chrono::microseconds spin_for{50};
 
   // `helpers` threads besides the caller; 0 runs everything on the calling thread.
   explicit crypto_workers(std::size_t helpers, std::size_t min_parallel = default_min_parallel)
@@ -45,6 +50,7 @@ class crypto_workers {
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
+      stop_flag_ = true;
     }
     start_.notify_all();
     for (auto& h : helpers_)
@@ -67,10 +73,12 @@ class crypto_workers {
       next_.store(0, std::memory_order_relaxed);
       done_.store(0, std::memory_order_relaxed);
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     start_.notify_all();
     work(jobs, own);
     auto total = static_cast<std::uint32_t>(jobs.size());
+    spin_until([&] { return done_.load(std::memory_order_acquire) == total; });
     for (auto d = done_.load(std::memory_order_acquire); d != total; d = done_.load(std::memory_order_acquire))
       done_.wait(d, std::memory_order_acquire);
   }
@@ -94,10 +102,24 @@ class crypto_workers {
     }
   }
 
+  // Polls `ready` for up to spin_for; true if it came true.
+  template <class Ready>
+  static bool spin_until(Ready&& ready) {
+    auto until = std::chrono::steady_clock::now() + spin_for;
+    for (unsigned i = 0;; ++i) {
+      if (ready()) return true;
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void serve(helper& h) {
     std::uint64_t seen = 0;
     for (;;) {
       std::span<crypto_job> jobs;
+      spin_until([&] { return published_.load(std::memory_order_acquire) != seen || stop_flag_.load(); });
       {
         std::unique_lock lock(mutex_);
         start_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -124,6 +146,9 @@ class crypto_workers {
   std::uint64_t generation_ = 0;
   std::size_t active_ = 0;
   bool stop_ = false;
+  // Read without the lock by helpers that watch for work before sleeping.
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<bool> stop_flag_{false};
   // The batch's progress, shared without the lock.
   std::atomic<std::size_t> next_{0};
   std::atomic<std::uint32_t> done_{0};

@@ -58,8 +58,12 @@ struct device_options {
   // TUN offloads (IFF_VNET_HDR with TSO, and coalesced writes). Falls back to plain packets on
   // a kernel that refuses them.
   bool offload = true;
-  // Threads that seal and open beside the device's own (crypto_workers.hpp). Empty: one fewer
-  // than the machine's cores, at most 3.
+  // Threads that seal and open beside the device's own (crypto_workers.hpp). Empty: none on
+  // fewer than 4 cores, else half the cores, at most 3. Helpers take cores from the programs whose
+  // traffic the tunnel carries and from the kernel's network stack: on 2 cores, with both ends
+  // and iperf3 on one machine, one helper cost a quarter of TCP throughput
+  // (bench/wireguard/iperf.sh), while with cores to spare one helper runs the crypto of a batch
+  // 1.5x as fast (wireguard/engine/fast/batch in bench/).
   std::optional<std::size_t> crypto_helpers{};
 };
 
@@ -108,6 +112,8 @@ class device {
     if (tun_dev_) c.tun = tun_dev_->device().counters();
     return c;
   }
+  // Threads that seal and open beside the device's own (device_options::crypto_helpers).
+  std::size_t crypto_helpers() const noexcept { return workers_.helpers(); }
   // Whether the TUN runs with offloads (see device_options::offload).
   bool offload() const noexcept { return tun_dev_ && tun_dev_->device().offloads(); }
 
@@ -193,7 +199,7 @@ class device {
   static std::size_t helpers_for(const device_options& options) {
     if (options.crypto_helpers) return *options.crypto_helpers;
     unsigned cores = std::thread::hardware_concurrency();
-    return cores > 1 ? std::min<std::size_t>(cores - 1, 3) : 0;
+    return cores >= 4 ? std::min<std::size_t>(cores / 2, 3) : 0;
   }
 
   auto crypto_runner() {
