@@ -4,6 +4,9 @@
 # file through the tunnel. Usage: examples/demo.sh <build dir>. Needs root. Cleans up on any
 # exit, Ctrl-C included.
 set -uo pipefail
+# A pipeline ending in `grep -q` fails under pipefail when grep exits at its first match and
+# the writer gets SIGPIPE; `contains` reads everything first, then greps.
+contains() { local all; all=$(cat); grep -q "$@" <<<"$all"; }
 build=${1:?usage: demo.sh <build dir>}
 echo_bin=$build/examples/tun-echo/warren-tun-echo
 udp_ping=$build/examples/udp-ping/warren-udp-ping
@@ -53,8 +56,8 @@ ip netns exec "$ns" "$echo_bin" --name wrn0 --address 192.0.2.1/24 --address fd0
 pid=$!
 # Ready when the interface is up and holds both addresses (bounded: 10 s).
 for _ in $(seq 100); do
-  ip -n "$ns" -o addr show dev wrn0 2>/dev/null | grep -q 'fd00:77::1/64' &&
-    ip -n "$ns" link show wrn0 2>/dev/null | grep -q ',UP' && break
+  ip -n "$ns" -o addr show dev wrn0 2>/dev/null | contains 'fd00:77::1/64' &&
+    ip -n "$ns" link show wrn0 2>/dev/null | contains ',UP' && break
   kill -0 "$pid" 2>/dev/null || { echo "demo: warren-tun-echo exited early"; pid=; exit 1; }
   sleep 0.1
 done

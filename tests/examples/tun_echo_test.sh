@@ -3,6 +3,9 @@
 # refuses bad input with clear errors, and the demo cleans up when interrupted.
 # Usage: tun_echo_test.sh <build dir>. Exit 77 (skipped) without root.
 set -uo pipefail
+# A pipeline ending in `grep -q` fails under pipefail when grep exits at its first match and
+# the writer gets SIGPIPE; `contains` reads everything first, then greps.
+contains() { local all; all=$(cat); grep -q "$@" <<<"$all"; }
 build=${1:?usage: tun_echo_test.sh <build dir>}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 echo_bin=$build/examples/tun-echo/warren-tun-echo
@@ -30,8 +33,8 @@ expect_error() {  # expect_error <exit code> <text in stderr> <command...>
 }
 wait_ready() {  # wait_ready <pid>: the interface is up with its IPv6 address (bounded: 10 s)
   for _ in $(seq 100); do
-    ip -n "$ns" -o addr show dev wrn0 2>/dev/null | grep -q 'fd00:77::1/64' &&
-      ip -n "$ns" link show wrn0 2>/dev/null | grep -q ',UP' && return 0
+    ip -n "$ns" -o addr show dev wrn0 2>/dev/null | contains 'fd00:77::1/64' &&
+      ip -n "$ns" link show wrn0 2>/dev/null | contains ',UP' && return 0
     kill -0 "$1" 2>/dev/null || fail "warren-tun-echo exited early: $(cat "$tmp/echo.log")"
     sleep 0.1
   done
@@ -49,7 +52,7 @@ expect_error 1 "already exists" in_ns "$echo_bin" -n lo -a 192.0.2.1/24
 expect_error 1 "CAP_NET_ADMIN" in_ns setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
   "$echo_bin" -a 192.0.2.1/24
 expect_error 2 "not an IPv4 or IPv6 address" "$udp_ping" not-an-address
-in_ns "$echo_bin" --help | grep -q -- "--address" || fail "--help does not list --address"
+in_ns "$echo_bin" --help | contains -- "--address" || fail "--help does not list --address"
 
 echo "--- it answers ping and UDP echo over IPv4 and IPv6"
 # Not through in_ns: $! must be the program itself (ip netns exec execs it), not a subshell.
@@ -81,7 +84,7 @@ demo_ns=$(grep -o 'warren-demo-[0-9]*' "$tmp/demo.log" | head -1)
 kill -TERM "$demo_pid"; wait "$demo_pid"; rc=$?
 [ $rc -eq 143 ] || fail "terminated demo exited $rc, expected 143: $(cat "$tmp/demo.log")"
 # Only this demo's namespaces: other tests may be making their own at the same time.
-ip netns list | grep -Eq "^warren-demo(-wg|-go)?-$demo_pid( |$)" && fail "the interrupted demo left a namespace behind"
+ip netns list | contains -E "^warren-demo(-wg|-go)?-$demo_pid( |$)" && fail "the interrupted demo left a namespace behind"
 pgrep -f "warren-tun-echo.*$demo_ns" >/dev/null && fail "the terminated demo left warren-tun-echo running"
 echo "ok: terminated demo exited 143 and removed $demo_ns"
 echo "PASS"

@@ -6,6 +6,9 @@
 # Usage: warren_wg_test.sh <warren-wg binary> [peer: wireguard-go | warren-wg]
 # Exit 77 (skipped) without root or the tools.
 set -uo pipefail
+# A pipeline ending in `grep -q` fails under pipefail when grep exits at its first match and
+# the writer gets SIGPIPE; `contains` reads everything first, then greps.
+contains() { local all; all=$(cat); grep -q "$@" <<<"$all"; }
 warren=${1:?usage: warren_wg_test.sh <warren-wg binary> [wireguard-go|warren-wg]}
 peer_kind=${2:-wireguard-go}
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 77; }
@@ -82,7 +85,7 @@ configure b "$ifb" "$tmp/b.key" "$tmp/a.pub" "10.0.0.1/32, fd10::1/128"
 tunnel_up "$A" 10.0.0.2 || fail "no handshake from warren-wg"
 a ping -c 3 -i 0.2 -W 3 10.0.0.2 >/dev/null || fail "ping 10.0.0.2"
 a ping -6 -c 3 -i 0.2 -W 3 fd10::2 >/dev/null || fail "ping fd10::2"
-b wg show "$ifb" endpoints | grep -q "198.18.0.1:51820" || fail "$peer_kind did not learn warren's endpoint"
+b wg show "$ifb" endpoints | contains "198.18.0.1:51820" || fail "$peer_kind did not learn warren's endpoint"
 
 echo "--- $peer_kind initiates over an IPv6 endpoint"
 configure a "$ifa" "$tmp/a.key" "$tmp/b.pub" "10.0.0.2/32, fd10::2/128"
@@ -90,7 +93,7 @@ configure b "$ifb" "$tmp/b.key" "$tmp/a.pub" "10.0.0.1/32, fd10::1/128" "[fd00:1
 tunnel_up "$B" 10.0.0.1 || fail "no handshake from $peer_kind"
 b ping -c 3 -i 0.2 -W 3 10.0.0.1 >/dev/null || fail "ping 10.0.0.1 from $peer_kind"
 b ping -6 -c 3 -i 0.2 -W 3 fd10::1 >/dev/null || fail "ping fd10::1 from $peer_kind"
-a wg show "$ifa" endpoints | grep -q "\[fd00:1::2\]:51820" || fail "warren did not learn the IPv6 endpoint: $(a wg show "$ifa" endpoints)"
+a wg show "$ifa" endpoints | contains "\[fd00:1::2\]:51820" || fail "warren did not learn the IPv6 endpoint: $(a wg show "$ifa" endpoints)"
 
 echo "--- 100 MiB over TCP, checksums compared"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$tmp/payload"
@@ -110,7 +113,7 @@ echo "--- roaming: warren's source address changes, the tunnel follows"
 a ip addr add fd00:1::3/64 dev vwa nodad
 a ip -6 route replace fd00:1::/64 dev vwa src fd00:1::3
 a ping -c 2 -i 0.2 -W 3 10.0.0.2 >/dev/null || fail "ping after the address change"
-b wg show "$ifb" endpoints | grep -q "\[fd00:1::3\]:51820" || fail "$peer_kind did not follow warren to fd00:1::3: $(b wg show "$ifb" endpoints)"
+b wg show "$ifb" endpoints | contains "\[fd00:1::3\]:51820" || fail "$peer_kind did not follow warren to fd00:1::3: $(b wg show "$ifb" endpoints)"
 
 echo "--- persistent keepalive reaches the peer while idle"
 a wg set "$ifa" peer "$(cat "$tmp/b.pub")" persistent-keepalive 1
@@ -118,7 +121,7 @@ rx() { b wg show "$ifb" transfer | awk '{print $2}'; }
 before=$(rx)
 for _ in $(seq 50); do [ "$(rx)" -gt "$before" ] && break; sleep 0.1; done
 [ "$(rx)" -gt "$before" ] || fail "no keepalive arrived"
-a wg show "$ifa" persistent-keepalive | grep -q "	1$" || fail "wg show persistent-keepalive"
+a wg show "$ifa" persistent-keepalive | contains "	1$" || fail "wg show persistent-keepalive"
 
 echo "--- wg show, dump and showconf"
 a wg show "$ifa" >"$tmp/show.txt" || fail "wg show"
@@ -150,12 +153,12 @@ if [ "$peer_kind" = wireguard-go ] && command -v wg-quick >/dev/null; then
     "$(cat "$tmp/a.key")" "$(cat "$tmp/b.pub")" >"$tmp/$q.conf"
   a env PATH="$tmp/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION=warren-wg wg-quick up "$tmp/$q.conf" >"$tmp/wgq.log" 2>&1 ||
     fail "wg-quick up: $(cat "$tmp/wgq.log")"
-  if ! a ip -o addr show dev "$q" | grep -q 10.88.0.1/24; then
+  if ! a ip -o addr show dev "$q" | contains 10.88.0.1/24; then
     # Once seen after a passing wg-quick up: say what was there, and whether the daemon lives.
     fail "wg-quick did not address $q: $(a ip -o addr show 2>&1); links: $(a ip -o link show 2>&1);" \
       "daemon: $(pgrep -a -f "warren-wg $q" || echo gone)"
   fi
-  a wg show "$q" peers | grep -q "$(cat "$tmp/b.pub")" || fail "wg-quick did not configure the peer"
+  a wg show "$q" peers | contains "$(cat "$tmp/b.pub")" || fail "wg-quick did not configure the peer"
   a wg-quick down "$tmp/$q.conf" >>"$tmp/wgq.log" 2>&1 || fail "wg-quick down"
   # The daemon exits when its interface is deleted, taking its socket with it (bounded: 5 s).
   for _ in $(seq 50); do [ -S "/var/run/wireguard/$q.sock" ] || break; sleep 0.1; done

@@ -4,6 +4,9 @@
 # pre-shared key (a mismatched one must fail). Usage: wireguard_go_test.sh <engine_peer binary>.
 # Exit 77 (skipped) without root or without wireguard-go/wg.
 set -uo pipefail
+# A pipeline ending in `grep -q` fails under pipefail when grep exits at its first match and
+# the writer gets SIGPIPE; `contains` reads everything first, then greps.
+contains() { local all; all=$(cat); grep -q "$@" <<<"$all"; }
 peer_bin=${1:?usage: wireguard_go_test.sh <engine_peer binary>}
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 77; }
 command -v wireguard-go >/dev/null && command -v wg >/dev/null || { echo "skipped: wireguard-go or wg missing (./dev deps installs them)"; exit 77; }
@@ -40,7 +43,7 @@ run_peer() { in_ns "$peer_bin" --private-key "$(cat "$tmp/w.key")" --peer "$(cat
 
 echo "--- warren initiates: 3 pings answered by wireguard-go's side"
 run_peer --endpoint 127.0.0.1:51820 --ping 3 --from 10.0.0.1 --to 10.0.0.2 --timeout 20 || fail "warren-initiated"
-in_ns wg show "$ifname" latest-handshakes | grep -qv '	0$' || fail "wireguard-go saw no handshake"
+in_ns wg show "$ifname" latest-handshakes | contains -v '	0$' || fail "wireguard-go saw no handshake"
 
 echo "--- wireguard-go initiates: ping from its side answered by warren"
 in_ns wg set "$ifname" peer "$(cat "$tmp/w.pub")" remove
