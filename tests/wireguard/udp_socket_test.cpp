@@ -1,9 +1,14 @@
 #include <warren/wireguard/adapters/udp_socket.hpp>
 #include <catch2/catch_test_macros.hpp>
 
+#include "support/netns.hpp"
+
+#include <warren/tun/netlink.hpp>
+
 #include <asio/io_context.hpp>
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
@@ -122,4 +127,32 @@ TEST_CASE("udp_socket keeps each destination's datagrams apart", "[wireguard]") 
     auto& got = (i / 5) % 2 ? at_c[ic++] : at_b[ib++];
     CHECK(warren::load_be32(got.data()) == i);
   }
+}
+
+TEST_CASE("udp_socket sends a run larger than the path's MTU one by one, so it still arrives", "[wireguard][netns]") {
+  if (::geteuid() != 0) SKIP("needs root");
+  REQUIRE(warren::test::enter_new_netns() == "");
+  // Loopback at 1280: 1452-byte datagrams cannot be segmented at that size (the kernel refuses
+  // the run with EINVAL); sent singly, IP fragments them and they arrive whole.
+  auto nl = warren::tun::netlink::open();
+  REQUIRE(nl);
+  REQUIRE(nl->set_mtu(1, 1280));
+  asio::io_context io;
+  auto a = udp_socket::open(io.get_executor(), false, 0);
+  auto b = udp_socket::open(io.get_executor(), false, 0);
+  REQUIRE((a && b));
+  auto lo = *warren::packet::ip_address::parse("127.0.0.1");
+  std::vector<outgoing> out;
+  for (std::uint32_t i = 0; i < 12; ++i) out.push_back({endpoint{lo, b->port()}, datagram(i, 1452)});
+  std::vector<outgoing*> ptrs;
+  for (auto& o : out) ptrs.push_back(&o);
+  CHECK(a->send_batch(std::span(ptrs)) == out.size());
+  std::vector<endpoint> senders;
+  auto got = receive(*b, out.size(), senders);
+  REQUIRE(got.size() == out.size());
+  for (std::uint32_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].size() == 1452);
+    CHECK(warren::load_be32(got[i].data()) == i);
+  }
+  CHECK(a->gso());  // a too-large run is not a reason to stop segmenting
 }

@@ -12,7 +12,8 @@
 //                       they are read into scratch buffers and copied out one per buffer, so the
 //                       caller still sees one datagram per buffer.
 // A kernel that refuses segmentation (EIO: no checksum offload on the route's device) turns it
-// off for the socket and the datagrams go one by one.
+// off for the socket; a run whose datagrams exceed the path's MTU (EINVAL) goes one by one,
+// so the kernel can fragment them as it would without segmentation.
 //
 // Ownership: owns its descriptor. Threads: one thread at a time.
 
@@ -129,13 +130,14 @@ class udp_socket {
   template <class Datagram>
   std::size_t send_batch(std::span<Datagram*> datagrams) {
     std::size_t sent = 0;
+    std::size_t singles = 0;  // datagrams to send one by one: a run the kernel would not segment
     while (sent < datagrams.size()) {
       // Up to max_batch messages; with GSO each carries a run of datagrams to one endpoint.
       std::size_t messages = 0;
       std::size_t iovs = 0;
       std::size_t at = sent;
       while (at < datagrams.size() && messages < max_batch) {
-        std::size_t run = gso_ ? run_length(datagrams.subspan(at)) : 1;
+        std::size_t run = gso_ && at >= sent + singles ? run_length(datagrams.subspan(at)) : 1;
         auto& msg = msgs_[messages];
         msg = {};
         for (std::size_t k = 0; k < run; ++k) {
@@ -157,15 +159,23 @@ class udp_socket {
         int e = errno;
         if (e == EAGAIN || e == EWOULDBLOCK) break;  // full: the caller drops the rest
         if (e == EINTR) continue;
-        if (e == EIO && runs_[0] > 1) {  // the route cannot segment: go one by one from now on
-          gso_ = false;
+        if (runs_[0] > 1 && (e == EIO || e == EINVAL || e == EMSGSIZE)) {
+          // EIO: the route's device cannot segment at all, so stop asking. EINVAL/EMSGSIZE: these
+          // segments are larger than the path's MTU, which the kernel fragments only one by one.
+          if (e == EIO) gso_ = false;
+          singles = runs_[0];
           continue;
         }
         sent += runs_[0];  // the kernel refused this one (unreachable, too big): skip it
+        singles = singles > runs_[0] ? singles - runs_[0] : 0;
         continue;
       }
       if (done == 0) break;
-      for (int m = 0; m < done; ++m) sent += runs_[static_cast<std::size_t>(m)];
+      for (int m = 0; m < done; ++m) {
+        std::size_t n = runs_[static_cast<std::size_t>(m)];
+        sent += n;
+        singles = singles > n ? singles - n : 0;
+      }
     }
     return sent;
   }
