@@ -19,6 +19,8 @@
 #include <warren/core/bytes.hpp>
 #include <warren/core/packet_buffer.hpp>
 #include <warren/packet/checksum.hpp>
+#include <warren/packet/ip_address.hpp>
+#include <warren/packet/ip_protocol.hpp>
 #include <warren/packet/tcp.hpp>
 #include <warren/tun/virtio_net_header.hpp>
 
@@ -215,11 +217,13 @@ class gro_coalescer {
     std::uint8_t last_flags = load_u8(batch[last].bytes().data() + tcp_at + 13);
     store_u8(h + tcp_at + 13, static_cast<std::uint8_t>(load_u8(h + tcp_at + 13) | (last_flags & packet::tcp_flags::psh)));
     // The pseudo-header sum, not complemented: the kernel adds the segment's bytes to it.
-    packet::checksum_accumulator acc;
-    acc.add(byte_view(h + (v6 ? 8 : 12), v6 ? 32 : 8));
-    acc.add32(static_cast<std::uint32_t>(total - tcp_at));
-    acc.add16(6);
-    store_be16(h + tcp_at + 16, acc.sum());
+    auto source = v6 ? packet::ip_address(packet::ipv6_address::from_bytes(h + 8))
+                     : packet::ip_address(packet::ipv4_address::from_bytes(h + 12));
+    auto destination = v6 ? packet::ip_address(packet::ipv6_address::from_bytes(h + 24))
+                          : packet::ip_address(packet::ipv4_address::from_bytes(h + 16));
+    store_be16(h + tcp_at + 16, packet::pseudo_header_sum(source, destination, packet::ip_protocol::tcp,
+                                                          static_cast<std::uint32_t>(total - tcp_at))
+                                    .sum());
     w.header.flags = virtio_net_header::needs_csum;
     w.header.gso_type = v6 ? virtio_net_header::gso_tcpv6 : virtio_net_header::gso_tcpv4;
     w.header.header_length = static_cast<std::uint16_t>(w.headers);

@@ -15,6 +15,8 @@
 #include <warren/core/expected.hpp>
 #include <warren/core/packet_buffer.hpp>
 #include <warren/packet/checksum.hpp>
+#include <warren/packet/ip_address.hpp>
+#include <warren/packet/ip_protocol.hpp>
 #include <warren/packet/tcp.hpp>
 #include <warren/tun/error.hpp>
 #include <warren/tun/virtio_net_header.hpp>
@@ -23,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace warren::tun {
 
@@ -94,6 +97,12 @@ class gso_segmenter {
  private:
   static unexpected<std::error_code> bad() noexcept { return unexpected(make_error_code(errc::bad_offload)); }
 
+  // Source and destination as the pseudo-header wants them.
+  static std::pair<packet::ip_address, packet::ip_address> addresses_of(const std::byte* ip, bool v6) noexcept {
+    if (v6) return {packet::ipv6_address::from_bytes(ip + 8), packet::ipv6_address::from_bytes(ip + 24)};
+    return {packet::ipv4_address::from_bytes(ip + 12), packet::ipv4_address::from_bytes(ip + 16)};
+  }
+
   void reset() noexcept {
     pkt_ = {};
     remaining_ = 0;
@@ -146,14 +155,11 @@ class gso_segmenter {
     store_u8(tcp + 13, flags);
     store_be16(tcp + 16, 0);
     std::size_t tcp_length = size - l4_;
-    std::size_t address = v6_ ? 16 : 4;
-    std::size_t source_at = v6_ ? 8 : 12;
-    packet::checksum_accumulator acc;
-    acc.add(byte_view(p + source_at, 2 * address));
-    acc.add32(static_cast<std::uint32_t>(tcp_length));
-    acc.add16(6);
-    acc.add(byte_view(tcp, tcp_length));
-    store_be16(tcp + 16, acc.checksum());
+    auto [source, destination] = addresses_of(p, v6_);
+    store_be16(tcp + 16, packet::pseudo_header_sum(source, destination, packet::ip_protocol::tcp,
+                                                   static_cast<std::uint32_t>(tcp_length))
+                             .add(byte_view(tcp, tcp_length))
+                             .checksum());
 
     ++index_;
     --remaining_;
