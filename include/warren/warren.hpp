@@ -28,6 +28,13 @@
 #include <warren/packet/ipv6.hpp>
 #include <warren/packet/tcp.hpp>
 #include <warren/packet/udp.hpp>
+#include <warren/route/conntrack.hpp>
+#include <warren/route/error.hpp>
+#include <warren/route/learned_names.hpp>
+#include <warren/route/nat.hpp>
+#include <warren/route/policy.hpp>
+#include <warren/route/prefix_table.hpp>
+#include <warren/route/router.hpp>
 #include <warren/tun/adapters/asio_device.hpp>
 #include <warren/tun/error.hpp>
 #include <warren/tun/fd_device.hpp>

@@ -56,6 +56,9 @@ class ipv6_view {
   ipv6_address final_destination() const noexcept {
     return final_destination_offset_ ? ipv6_address::from_bytes(p() + final_destination_offset_) : destination();
   }
+  // True when a Routing header still has segments left, so final_destination() (and with it
+  // the transport checksum) does not depend on destination().
+  bool routing_in_transit() const noexcept { return final_destination_offset_ != 0; }
 
   // The protocol after the extension chain (tcp, udp, icmpv6, esp, ipv6_no_next, ...).
   ip_protocol upper_protocol() const noexcept { return upper_protocol_; }
