@@ -15,6 +15,9 @@
 #include <warren/crypto/fast_backend.hpp>
 #include <warren/crypto/mbedtls_backend.hpp>
 #include <warren/crypto/secret.hpp>
+#include <warren/jit/orchestrator.hpp>
+#include <warren/jit/output.hpp>
+#include <warren/jit/tunnel_state.hpp>
 #include <warren/packet/checksum.hpp>
 #include <warren/packet/dns.hpp>
 #include <warren/packet/error.hpp>
