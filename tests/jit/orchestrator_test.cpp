@@ -263,3 +263,24 @@ TEST_CASE("jit: shutting down closes tunnels and releases every waiting packet",
   REQUIRE(o.state_of("uk") == tunnel_state::armed);
   REQUIRE(o.state_of("fr") == tunnel_state::armed);
 }
+
+TEST_CASE("jit: new rules that drop a target close its tunnel; the others keep theirs", "[jit]") {
+  orchestrator o(regions(), tun(), servers());
+  output out;
+  o.on_tun_packet(pkt(udp("10.0.0.1", 2000, "198.18.2.1", 7)), t0, out);
+  const auto fr = out.connects[0].connection;
+  o.on_connected(fr, {ip("10.101.0.2").v4(), std::nullopt}, t0, out);
+  out.clear();
+  std::vector<rule> rules(1);
+  rules[0].destinations = {*warren::packet::ip_prefix::parse("198.18.1.0/24")};
+  rules[0].then = action::tunnel("uk");
+  o.set_policy(*policy::make(rules), t0 + 1s, out);
+  REQUIRE(out.closes.size() == 1);
+  REQUIRE(out.closes[0].connection == fr);
+  REQUIRE_FALSE(o.state_of("fr"));
+  REQUIRE(o.router().counters(0) == nullptr);  // the router forgot the tunnel
+  out.clear();
+  o.on_tun_packet(pkt(udp("10.0.0.1", 2000, "198.18.2.1", 7)), t0 + 2s, out);
+  REQUIRE(out.to_tunnel.empty());  // no rule: the default drops it
+  REQUIRE(out.connects.empty());
+}

@@ -100,34 +100,18 @@ class orchestrator {
                orchestrator_options options = {})
       : options_(options), router_(route::policy{}, tun_addresses, options.router), queues_(options.queues) {
     options_given_ = std::move(targets);
-    set_policy(std::move(rules));
+    adopt(std::move(rules));
   }
 
   // Replaces the rules. Live tunnels stay up and keep their flows; targets keep their state by
-  // name.
-  void set_policy(route::policy rules) {
-    std::vector<target> next(rules.targets().size());
-    for (std::size_t i = 0; i < next.size(); ++i) {
-      const std::string& name = rules.targets()[i];
-      auto old = std::find_if(targets_.begin(), targets_.end(), [&](const target& t) { return t.name == name; });
-      if (old != targets_.end()) next[i] = std::move(*old);
-      else next[i].selector = probe::selector(options_.selection);
-      next[i].name = name;
-      next[i].fallback_direct = false;
-      next[i].candidates.clear();
-      for (const auto& o : options_given_) {
-        if (o.name != name) continue;
-        next[i].candidates = o.candidates;
-        next[i].fallback_direct = o.fallback_direct;
-      }
-      for (const auto& r : rules.rules())
-        if (r.then.what == route::action::kind::tunnel && r.then.target == name && r.then.fallback_direct)
-          next[i].fallback_direct = true;
+  // name. A target the new rules no longer name is shut: its tunnel closed (close_command) and
+  // its waiting packets dropped.
+  void set_policy(route::policy rules, time_point now, output& out) {
+    for (target& t : targets_) {
+      if (rules.find_target(t.name)) continue;
+      shut(t, "no rule names this target any more", now, out);
     }
-    // Tunnels of targets the new rules no longer name are closed by the caller's next
-    // close_all or by idling; their router entries stay valid until then.
-    targets_ = std::move(next);
-    router_.set_policy(std::move(rules));
+    adopt(std::move(rules));
   }
 
   // -- packets ----------------------------------------------------------------------------
@@ -284,18 +268,7 @@ class orchestrator {
 
   // Closes every tunnel and drops every waiting packet (shutting down).
   void close_all(std::string_view reason, time_point now, output& out) {
-    for (target& t : targets_) {
-      if (t.state == tunnel_state::connected) {
-        close_tunnel(t, std::string(reason), now, out);
-      } else if (t.state == tunnel_state::connecting && t.waiting_for == wait::connect) {
-        out.closes.push_back({t.connection, std::string(reason)});
-        connection_target_.erase(t.connection);
-      }
-      discard_waiting(t);
-      t.deadline.reset();
-      t.waiting_for = wait::nothing;
-      if (t.state != tunnel_state::armed) change(t, tunnel_state::armed, std::string(reason), now, out);
-    }
+    for (target& t : targets_) shut(t, std::string(reason), now, out);
   }
 
   // -- observing --------------------------------------------------------------------------
@@ -349,6 +322,47 @@ class orchestrator {
     std::map<std::string, time_point> passed_over;  // lost servers, until
     probe::selector selector{};
   };
+
+  void adopt(route::policy rules) {
+    std::vector<target> next(rules.targets().size());
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      const std::string& name = rules.targets()[i];
+      auto old = std::find_if(targets_.begin(), targets_.end(), [&](const target& t) { return t.name == name; });
+      if (old != targets_.end()) next[i] = std::move(*old);
+      else next[i].selector = probe::selector(options_.selection);
+      next[i].name = name;
+      next[i].fallback_direct = false;
+      next[i].candidates.clear();
+      for (const auto& o : options_given_) {
+        if (o.name != name) continue;
+        next[i].candidates = o.candidates;
+        next[i].fallback_direct = o.fallback_direct;
+      }
+      auto allows_direct = [&](const route::action& a) {
+        return a.what == route::action::kind::tunnel && a.target == name && a.fallback_direct;
+      };
+      if (allows_direct(rules.default_action())) next[i].fallback_direct = true;
+      for (const auto& r : rules.rules())
+        if (allows_direct(r.then)) next[i].fallback_direct = true;
+    }
+    targets_ = std::move(next);
+    router_.set_policy(std::move(rules));
+  }
+
+  // Back to armed with nothing in flight: the tunnel or attempt closed, waiting packets dropped.
+  void shut(target& t, std::string reason, time_point now, output& out) {
+    if (t.state == tunnel_state::connected) {
+      close_tunnel(t, reason, now, out);
+    } else if (t.state == tunnel_state::connecting && t.waiting_for == wait::connect) {
+      out.closes.push_back({t.connection, reason});
+      connection_target_.erase(t.connection);
+    }
+    discard_waiting(t);
+    t.deadline.reset();
+    t.waiting_for = wait::nothing;
+    if (t.state == tunnel_state::failed) (void)router_.bind(t.name, route::target_binding{});
+    if (t.state != tunnel_state::armed) change(t, tunnel_state::armed, std::move(reason), now, out);
+  }
 
   target* find(std::string_view name) {
     for (target& t : targets_)

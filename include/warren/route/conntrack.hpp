@@ -86,13 +86,15 @@ class conntrack {
   }
 
   // The flow's value with its idle timer restarted at `now` and its kind set to `kind` (a TCP
-  // flow becomes tcp_closing on FIN or RST), or null if the flow is not tracked.
+  // flow becomes tcp_closing on FIN or RST), or null if the flow is not tracked. A flow that is
+  // tcp_closing stays so when touched as tcp: the last ACKs of an orderly close must not give
+  // it the open connection's two hours again.
   Value* touch(const packet::flow_key& key, time_point now, flow_kind kind) noexcept {
     const std::uint32_t e = locate(key, hash(key)).entry;
     if (e == none) return nullptr;
     unlink(e);
     entries_[e].last_seen = now;
-    entries_[e].kind = kind;
+    if (!(entries_[e].kind == flow_kind::tcp_closing && kind == flow_kind::tcp)) entries_[e].kind = kind;
     link_back(e);
     return &entries_[e].value;
   }

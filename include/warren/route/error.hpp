@@ -17,7 +17,6 @@ enum class errc {
   unknown_tunnel,       // a tunnel id the router does not know (closed, or never added): drop
   no_route,             // no rule and no table entry matched and the default action is drop
   policy_drop,          // a rule said drop
-  direct_unavailable,   // the rule says direct, but the app gave the router no direct path
   target_unavailable,   // the rule's target has no tunnel and cannot get one (the jit layer
                         // gave up on it and the rule has no direct fallback)
   wrong_tunnel,         // a packet from one tunnel for a flow pinned to another: a server
@@ -38,7 +37,6 @@ class route_category final : public std::error_category {
       case errc::unknown_tunnel: return "no such tunnel";
       case errc::no_route: return "no route for the destination";
       case errc::policy_drop: return "dropped by a rule";
-      case errc::direct_unavailable: return "the rule says direct but there is no direct path";
       case errc::target_unavailable: return "no tunnel to the rule's target can be had";
       case errc::wrong_tunnel: return "the flow belongs to another tunnel";
       case errc::bad_rule: return "the rule cannot work";

@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -119,12 +120,15 @@ struct router_options {
   bool learn_dns = true;
   std::uint16_t dns_port = 53;
   duration names_sweep_interval = std::chrono::seconds(30);
+  // Seeds the connection tracker's hash, so that remote peers cannot aim flows at one bucket.
+  // 0: a random seed from std::random_device at construction.
+  std::uint64_t flow_hash_seed = 0;
 };
 
 class router {
  public:
   router(policy rules, address_pair tun_addresses, router_options options = {})
-      : options_(options), tun_(tun_addresses), flows_(options.flows), names_(options.names) {
+      : options_(options), tun_(tun_addresses), flows_(options.flows, seed(options.flow_hash_seed)), names_(options.names) {
     set_policy(std::move(rules));
   }
 
@@ -328,6 +332,12 @@ class router {
     address_pair assigned;
     tunnel_counters counters;
   };
+
+  static std::uint64_t seed(std::uint64_t given) {
+    if (given != 0) return given;
+    std::random_device rd;
+    return std::uint64_t{rd()} << 32 | rd();
+  }
 
   target_id target_of(const action& a) const noexcept {
     if (a.what != action::kind::tunnel) return no_target;
