@@ -76,6 +76,7 @@
 #include <warren/tun/packet_device.hpp>
 #include <warren/tun/virtio_net_header.hpp>
 #include <warren/version.hpp>
+#include <warren/wireguard/adapters/client_tunnel.hpp>
 #include <warren/wireguard/adapters/crypto_workers.hpp>
 #include <warren/wireguard/adapters/device.hpp>
 #include <warren/wireguard/adapters/uapi_server.hpp>

@@ -47,6 +47,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -425,13 +426,15 @@ class orchestrator {
       if (t.passed_over.contains(c.id)) c.stats = probe::sample_stats{};  // not reachable, as far as ranking goes
     }
     if (auto pick = t.selector.select(scored)) order.push_back(scored[*pick].id);
-    std::vector<std::pair<duration, std::string>> rest;
+    // By score, equal scores in the order given (std::stable_sort would do, but libstdc++ 12's
+    // uses get_temporary_buffer, which clang 19 flags as deprecated).
+    std::vector<std::tuple<duration, std::size_t, std::string>> rest;
     for (const auto& c : scored) {
       if (!order.empty() && c.id == order.front()) continue;
-      if (auto s = probe::score(c, options_.selection)) rest.emplace_back(*s, c.id);
+      if (auto s = probe::score(c, options_.selection)) rest.emplace_back(*s, rest.size(), c.id);
     }
-    std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& r : rest) order.push_back(std::move(r.second));
+    std::sort(rest.begin(), rest.end());
+    for (auto& r : rest) order.push_back(std::move(std::get<2>(r)));
     for (const auto& c : t.candidates) {
       if (t.passed_over.contains(c.server)) continue;
       if (std::find(order.begin(), order.end(), c.server) == order.end()) order.push_back(c.server);

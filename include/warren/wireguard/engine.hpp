@@ -337,6 +337,17 @@ class engine {
     }
   }
 
+  // Starts a handshake with the peer now, without waiting for a packet to need one: a client
+  // that wants its tunnel up (and to know when it is) before the first packet. Does nothing
+  // while a handshake is in progress. Errors: unknown_peer.
+  result<void> initiate_handshake(const crypto::public_key& key, time_point now, engine_output& out) {
+    auto it = peers_.find(key);
+    if (it == peers_.end()) return unexpected(make_error_code(errc::unknown_peer));  // the caller's mistake: not a drop
+    note_time(now);
+    begin_handshake(*it->second, now, out);
+    return {};
+  }
+
   std::optional<time_point> next_deadline() const noexcept {
     std::optional<time_point> d;
     for (const auto& [pub, p] : peers_)

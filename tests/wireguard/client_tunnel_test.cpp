@@ -1,0 +1,190 @@
+#include <warren/wireguard/adapters/client_tunnel.hpp>  // first: proves the header stands alone
+#include <catch2/catch_test_macros.hpp>
+
+#include "route/packets.hpp"
+
+#include <warren/crypto/default_backend.hpp>
+#include <warren/packet/ip_packet.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+// A client_tunnel against a WireGuard server made of the engine on a real UDP socket on
+// loopback: the server echoes every packet back with source and destination swapped, and can
+// be stopped to play a dead server.
+
+using namespace std::chrono_literals;
+using namespace warren::test::route_packets;
+using warren::packet_buffer;
+using warren::time_point;
+using warren::wireguard::client_tunnel;
+using warren::wireguard::client_tunnel_config;
+using warren::wireguard::endpoint;
+using warren::wireguard::udp_socket;
+namespace crypto = warren::crypto;
+
+namespace {
+
+struct echo_server {
+  crypto::default_backend c;
+  warren::wireguard::engine<crypto::default_backend> engine{c};
+  std::optional<udp_socket> socket;
+  crypto::private_key key;
+  crypto::public_key pub{};
+  bool running = true;
+  std::size_t echoed = 0;
+
+  echo_server(asio::io_context& io, const crypto::public_key& client) {
+    c.generate_private_key(key);
+    c.x25519_public(pub, key);
+    engine.set_private_key(key);
+    REQUIRE(engine.set_peer({.public_key = client, .allowed_ips = {*warren::packet::ip_prefix::parse("10.100.0.2/32")}}));
+    auto s = udp_socket::open(io.get_executor(), false, 0);
+    REQUIRE(s);
+    socket.emplace(std::move(*s));
+    wait();
+  }
+  endpoint where() const { return {ip("127.0.0.1"), socket->port()}; }
+
+  void wait() {
+    socket->async_wait_readable([this](std::error_code ec) {
+      if (ec || !running) return;
+      while (serve_batch()) {
+      }
+      wait();
+    });
+  }
+  // One batch; false once the socket had nothing left (the reads are non-blocking).
+  bool serve_batch() {
+    std::vector<packet_buffer> batch(8);
+    for (auto& b : batch) b = packet_buffer::allocate();
+    std::vector<endpoint> from(batch.size());
+    auto n = socket->receive_batch(batch, from);
+    if (!n || *n == 0) return false;
+    warren::wireguard::engine_output out;
+    const time_point now = warren::steady_clock_source{}.now();
+    for (std::size_t i = 0; n && i < *n; ++i) (void)engine.on_datagram(from[i], std::move(batch[i]), now, out);
+    // Echo each packet with its addresses swapped (checksums are not the point here).
+    std::vector<packet_buffer> replies;
+    for (auto& p : out.packets) {
+      auto parsed = warren::packet::parse_ip(p.bytes());
+      if (!parsed) continue;
+      const auto src = parsed->source(), dst = parsed->destination();
+      std::memcpy(p.data() + 12, dst.bytes().data(), 4);
+      std::memcpy(p.data() + 16, src.bytes().data(), 4);
+      replies.push_back(std::move(p));
+      ++echoed;
+    }
+    out.packets.clear();
+    for (auto& r : replies) (void)engine.on_packet(std::move(r), now, out);
+    std::vector<warren::wireguard::datagram*> send;
+    for (auto& d : out.datagrams) send.push_back(&d);
+    socket->send_batch(std::span(send));
+    return true;
+  }
+  void stop() {
+    running = false;
+    socket->close();
+  }
+};
+
+struct fixture {
+  asio::io_context io;
+  crypto::default_backend c;
+  crypto::private_key key;
+  crypto::public_key pub{};
+  std::unique_ptr<echo_server> server;
+  client_tunnel_config config;
+
+  fixture() {
+    c.generate_private_key(key);
+    c.x25519_public(pub, key);
+    server = std::make_unique<echo_server>(io, pub);
+    config.private_key = key;
+    config.server_key = server->pub;
+    config.server = server->where();
+  }
+  // Runs the loop until `done` or 5 s.
+  template <class F>
+  bool run_until(F done) {
+    const auto limit = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < limit) io.run_for(10ms);
+    return done();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("client tunnel: comes up by itself, carries packets both ways, and says when it is up", "[wireguard]") {
+  fixture f;
+  bool up = false;
+  std::vector<std::string> got;
+  auto t = client_tunnel<>::open(f.io.get_executor(), f.config,
+                                 {.on_packets = [&](std::span<packet_buffer> ps) {
+                                    for (auto& p : ps) got.push_back(warren::packet::parse_ip(p.bytes())->destination().to_string());
+                                  },
+                                  .on_up = [&] { up = true; },
+                                  .on_down = [&](std::string) { FAIL("the server is alive"); }});
+  REQUIRE(t);
+  // Sent before the handshake completes: held, then delivered.
+  (*t)->send(packet_buffer::copy_of(udp("10.100.0.2", 5000, "198.18.1.7", 7)));
+  REQUIRE(f.run_until([&] { return up && got.size() == 1; }));
+  REQUIRE((*t)->up());
+  REQUIRE(got[0] == "10.100.0.2");  // the echo came back to our address
+  for (int i = 0; i < 10; ++i) (*t)->send(packet_buffer::copy_of(udp("10.100.0.2", 5000, "198.18.1.7", 7)));
+  REQUIRE(f.run_until([&] { return got.size() == 11; }));
+  REQUIRE((*t)->counters().packets_sent == 11);
+  REQUIRE((*t)->counters().packets_received == 11);
+  REQUIRE(f.server->echoed == 11);
+}
+
+TEST_CASE("client tunnel: a server that stops answering is reported lost once", "[wireguard]") {
+  fixture f;
+  f.config.dead_after = 300ms;
+  bool up = false;
+  int downs = 0;
+  std::string why;
+  std::unique_ptr<client_tunnel<>> t;
+  auto opened = client_tunnel<>::open(f.io.get_executor(), f.config,
+                                      {.on_packets = [](std::span<packet_buffer>) {},
+                                       .on_up = [&] { up = true; },
+                                       .on_down = [&](std::string reason) {
+                                         ++downs;
+                                         why = std::move(reason);
+                                         t.reset();  // destroying it from the handler is allowed
+                                       }});
+  REQUIRE(opened);
+  t = std::move(*opened);
+  REQUIRE(f.run_until([&] { return up; }));
+  f.server->stop();
+  t->send(packet_buffer::copy_of(udp("10.100.0.2", 5000, "198.18.1.7", 7)));
+  REQUIRE(f.run_until([&] { return downs == 1; }));
+  REQUIRE(why.find("no answer") != std::string::npos);
+  REQUIRE(t == nullptr);
+  f.io.run_for(400ms);
+  REQUIRE(downs == 1);
+}
+
+TEST_CASE("client tunnel: an idle tunnel to a stopped server is not declared lost", "[wireguard]") {
+  // Nothing was sent, so nothing is missing an answer: idleness is the orchestrator's business.
+  fixture f;
+  f.config.dead_after = 100ms;
+  bool up = false, down = false;
+  auto t = client_tunnel<>::open(f.io.get_executor(), f.config,
+                                 {.on_packets = [](std::span<packet_buffer>) {},
+                                  .on_up = [&] { up = true; },
+                                  .on_down = [&](std::string) { down = true; }});
+  REQUIRE(t);
+  REQUIRE(f.run_until([&] { return up; }));
+  f.server->stop();
+  f.io.run_for(500ms);
+  REQUIRE_FALSE(down);
+  (*t)->close();
+  REQUIRE((*t)->closed());
+}
