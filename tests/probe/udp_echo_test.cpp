@@ -108,3 +108,14 @@ TEST_CASE("udp echo sizes outside the range are not valid", "[probe]") {
   CHECK_FALSE(probe_of(echo_min_size - 1).valid_size());
   CHECK_FALSE(probe_of(echo_max_size + 1).valid_size());
 }
+
+TEST_CASE("udp echo: a probe larger than the largest datagram matches nothing and stays in bounds", "[probe]") {
+  // Found by probe_echo_fuzz: match_reply built the expected reply in a buffer of the largest
+  // legal size with the probe's own, larger size.
+  warren::probe::echo_probe p;
+  p.size = warren::probe::echo_max_size + 1;
+  std::vector<std::byte> d(p.size);
+  auto r = p.match_reply(d);
+  REQUIRE_FALSE(r);
+  REQUIRE(r.error() == warren::probe::errc::bad_reply);
+}

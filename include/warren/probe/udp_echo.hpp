@@ -58,7 +58,9 @@ struct echo_probe {
 
   // The sequence number `reply` answers, if it is the exact echo of one of our requests.
   result<std::uint32_t> match_reply(byte_view reply) const noexcept {
-    if (reply.size() != size || size < echo_min_size) return unexpected(make_error_code(errc::bad_reply));
+    // A probe of an impossible size matches nothing (and must not build its reply in a buffer
+    // sized for the largest legal one).
+    if (reply.size() != size || !valid_size()) return unexpected(make_error_code(errc::bad_reply));
     std::uint32_t seq = load_be32(reply.data() + echo_layout::sequence);
     // Rebuild what the reply must be and compare: one rule for every field, padding included.
     std::array<std::byte, echo_max_size> expected{};
