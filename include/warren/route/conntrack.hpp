@@ -68,6 +68,8 @@ class conntrack {
       : options_(options), seed_(seed) {
     if (options_.max_flows == 0) options_.max_flows = 1;
     // At most half full, so probes stay short.
+    // The home slot comes from 32 bits of the hash: at most 2^31 flows.
+    if (options_.max_flows > (std::size_t{1} << 31)) options_.max_flows = std::size_t{1} << 31;
     const std::size_t slots = std::bit_ceil(options_.max_flows * 2);
     index_.assign(slots, slot{});
     free_.reserve(options_.max_flows);
@@ -127,7 +129,7 @@ class conntrack {
     }
     entries_[e].last_seen = now;
     entries_[e].kind = kind;
-    entries_[e].hash = static_cast<std::uint32_t>(h >> 32);
+    entries_[e].hash = static_cast<std::uint32_t>(h);
     link_back(e);
     std::size_t i = h & mask_;
     while (index_[i].entry != none) i = (i + 1) & mask_;
@@ -216,9 +218,11 @@ class conntrack {
     Value value;
     time_point last_seen{};
     std::uint32_t prev = none, next = none;
-    std::uint32_t hash = 0;  // the high half of the key's hash, to skip most key compares
+    std::uint32_t hash = 0;  // the low half of the key's hash (see slot)
     flow_kind kind = flow_kind::other;
   };
+  // The low half of the hash: it skips most key compares, and its low bits are the home slot,
+  // so closing a gap in remove() need not read (and miss the cache on) the entries it moves.
   struct slot {
     std::uint32_t entry = none;
     std::uint32_t hash = 0;
@@ -234,7 +238,7 @@ class conntrack {
   std::uint64_t hash(const packet::flow_key& key) const noexcept { return key.hash(seed_); }
 
   found locate(const packet::flow_key& key, std::uint64_t h) const noexcept {
-    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    const auto tag = static_cast<std::uint32_t>(h);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = index_[i];
       if (s.entry == none) return {i, none};
@@ -280,7 +284,7 @@ class conntrack {
     const found f = locate(entries_[e].key, hash(entries_[e].key));
     std::size_t hole = f.slot;
     for (std::size_t j = (hole + 1) & mask_; index_[j].entry != none; j = (j + 1) & mask_) {
-      const std::size_t home = hash(entries_[index_[j].entry].key) & mask_;
+      const std::size_t home = index_[j].hash & mask_;
       // j's member may fill the hole unless its home lies cyclically in (hole, j].
       const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
       if (stays) continue;
