@@ -15,6 +15,7 @@
 #include <warren/crypto/fast_backend.hpp>
 #include <warren/crypto/mbedtls_backend.hpp>
 #include <warren/crypto/secret.hpp>
+#include <warren/jit/adapters/client_engine.hpp>
 #include <warren/jit/orchestrator.hpp>
 #include <warren/jit/output.hpp>
 #include <warren/jit/tunnel_state.hpp>

@@ -2,6 +2,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "route/packets.hpp"
+#include "support/wireguard_echo_server.hpp"
 
 #include <warren/crypto/default_backend.hpp>
 #include <warren/packet/ip_packet.hpp>
@@ -16,8 +17,7 @@
 #include <vector>
 
 // A client_tunnel against a WireGuard server made of the engine on a real UDP socket on
-// loopback: the server echoes every packet back with source and destination swapped, and can
-// be stopped to play a dead server.
+// loopback (support/wireguard_echo_server.hpp), which can be stopped to play a dead server.
 
 using namespace std::chrono_literals;
 using namespace warren::test::route_packets;
@@ -31,81 +31,18 @@ namespace crypto = warren::crypto;
 
 namespace {
 
-struct echo_server {
-  crypto::default_backend c;
-  warren::wireguard::engine<crypto::default_backend> engine{c};
-  std::optional<udp_socket> socket;
-  crypto::private_key key;
-  crypto::public_key pub{};
-  bool running = true;
-  std::size_t echoed = 0;
-
-  echo_server(asio::io_context& io, const crypto::public_key& client) {
-    c.generate_private_key(key);
-    c.x25519_public(pub, key);
-    engine.set_private_key(key);
-    REQUIRE(engine.set_peer({.public_key = client, .allowed_ips = {*warren::packet::ip_prefix::parse("10.100.0.2/32")}}));
-    auto s = udp_socket::open(io.get_executor(), false, 0);
-    REQUIRE(s);
-    socket.emplace(std::move(*s));
-    wait();
-  }
-  endpoint where() const { return {ip("127.0.0.1"), socket->port()}; }
-
-  void wait() {
-    socket->async_wait_readable([this](std::error_code ec) {
-      if (ec || !running) return;
-      while (serve_batch()) {
-      }
-      wait();
-    });
-  }
-  // One batch; false once the socket had nothing left (the reads are non-blocking).
-  bool serve_batch() {
-    std::vector<packet_buffer> batch(8);
-    for (auto& b : batch) b = packet_buffer::allocate();
-    std::vector<endpoint> from(batch.size());
-    auto n = socket->receive_batch(batch, from);
-    if (!n || *n == 0) return false;
-    warren::wireguard::engine_output out;
-    const time_point now = warren::steady_clock_source{}.now();
-    for (std::size_t i = 0; n && i < *n; ++i) (void)engine.on_datagram(from[i], std::move(batch[i]), now, out);
-    // Echo each packet with its addresses swapped (checksums are not the point here).
-    std::vector<packet_buffer> replies;
-    for (auto& p : out.packets) {
-      auto parsed = warren::packet::parse_ip(p.bytes());
-      if (!parsed) continue;
-      const auto src = parsed->source(), dst = parsed->destination();
-      std::memcpy(p.data() + 12, dst.bytes().data(), 4);
-      std::memcpy(p.data() + 16, src.bytes().data(), 4);
-      replies.push_back(std::move(p));
-      ++echoed;
-    }
-    out.packets.clear();
-    for (auto& r : replies) (void)engine.on_packet(std::move(r), now, out);
-    std::vector<warren::wireguard::datagram*> send;
-    for (auto& d : out.datagrams) send.push_back(&d);
-    socket->send_batch(std::span(send));
-    return true;
-  }
-  void stop() {
-    running = false;
-    socket->close();
-  }
-};
-
 struct fixture {
   asio::io_context io;
   crypto::default_backend c;
   crypto::private_key key;
   crypto::public_key pub{};
-  std::unique_ptr<echo_server> server;
+  std::unique_ptr<warren::test::wireguard_echo_server> server;
   client_tunnel_config config;
 
   fixture() {
     c.generate_private_key(key);
     c.x25519_public(pub, key);
-    server = std::make_unique<echo_server>(io, pub);
+    server = std::make_unique<warren::test::wireguard_echo_server>(io, pub, *warren::packet::ip_prefix::parse("10.100.0.2/32"));
     config.private_key = key;
     config.server_key = server->pub;
     config.server = server->where();

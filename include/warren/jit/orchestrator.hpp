@@ -277,12 +277,8 @@ class orchestrator {
   std::vector<target_status> status() const {
     std::vector<target_status> all;
     for (const target& t : targets_) {
-      target_status s;
-      s.name = t.name;
-      s.state = t.state;
-      s.server = t.server;
-      s.reason = t.reason;
-      s.since = t.since;
+      target_status s{.name = t.name, .state = t.state, .server = t.server, .reason = t.reason, .since = t.since,
+                      .latency = std::nullopt, .counters = {}, .waiting_packets = 0};
       if (auto it = t.latencies.find(t.server); it != t.latencies.end()) s.latency = it->second;
       if (t.tunnel)
         if (const route::tunnel_counters* c = router_.counters(*t.tunnel)) s.counters = *c;
