@@ -16,6 +16,7 @@
 #include <warren/crypto/mbedtls_backend.hpp>
 #include <warren/crypto/secret.hpp>
 #include <warren/jit/adapters/client_engine.hpp>
+#include <warren/jit/adapters/provider_servers.hpp>
 #include <warren/jit/orchestrator.hpp>
 #include <warren/jit/output.hpp>
 #include <warren/jit/tunnel_state.hpp>

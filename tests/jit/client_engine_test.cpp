@@ -165,6 +165,7 @@ TEST_CASE("client engine: armed until the first packet, which comes back through
 
 TEST_CASE("client engine: a dead server is left for the other one of its region", "[jit]") {
   client_engine_options o;
+  o.check_after = 200ms;
   o.dead_after = 400ms;
   fixture f(o);
   f.app_send(udp("10.0.0.1", 5000, "198.18.1.7", 7));

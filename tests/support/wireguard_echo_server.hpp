@@ -34,7 +34,8 @@ struct wireguard_echo_server {
   crypto::public_key pub{};
   duration delay{};
   bool running = true;
-  std::size_t echoed = 0;
+  bool echo = true;  // false: take packets in silently (a flow whose last packet needs no answer)
+  std::size_t echoed = 0, received = 0;
 
   wireguard_echo_server(asio::io_context& context, const crypto::public_key& client, const packet::ip_prefix& client_address,
                         duration reply_delay = {})
@@ -70,6 +71,8 @@ struct wireguard_echo_server {
     const time_point now = steady_clock_source{}.now();
     for (std::size_t i = 0; i < *n; ++i) (void)engine.on_datagram(from[i], std::move(batch[i]), now, *out);
     std::vector<packet_buffer> replies;
+    received += out->packets.size();
+    if (!echo) out->packets.clear();
     for (auto& p : out->packets) {
       auto parsed = packet::parse_ip(p.bytes());
       if (!parsed || parsed->is_v6()) continue;

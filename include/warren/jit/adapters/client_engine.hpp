@@ -68,7 +68,8 @@ struct client_engine_options {
   orchestrator_options orchestrator{};
   probe::prober_options probing{.samples = 3, .interval = std::chrono::milliseconds(50),
                                 .timeout = std::chrono::seconds(1), .concurrency = 8};
-  duration dead_after = std::chrono::seconds(20);  // see client_tunnel_config::dead_after
+  duration check_after = std::chrono::seconds(3);  // see client_tunnel_config
+  duration dead_after = std::chrono::seconds(5);
 };
 
 struct client_engine_counters {
@@ -249,9 +250,10 @@ class client_engine {
       return;
     }
     probing_ = true;
-    auto [target, targets] = std::move(pending_probes_.front());
+    std::string target = std::move(pending_probes_.front().first);
+    std::vector<probe::target> targets = std::move(pending_probes_.front().second);
     pending_probes_.erase(pending_probes_.begin());
-    prober_.start(std::move(targets), [this, alive = alive_, target = target](std::vector<probe::probe_result> results) {
+    prober_.start(std::move(targets), [this, alive = alive_, target](std::vector<probe::probe_result> results) {
       if (!*alive || stopped_) return;
       const time_point t = now();
       std::vector<probe::candidate> cs;
@@ -286,6 +288,7 @@ class client_engine {
       }
     }
     wireguard::client_tunnel_config cfg = it->second.tunnel;
+    cfg.check_after = options_.check_after;
     cfg.dead_after = options_.dead_after;
     const route::address_pair addresses = it->second.addresses;
     const connection_id c = cmd.connection;

@@ -9,12 +9,14 @@
 //      tells when the tunnel can carry packets (a client wants to know before flushing).
 //   2. send(): the engine seals the packet (or stages it until the handshake completes) and
 //      the datagram goes out; datagrams from the socket are opened and handed to on_packets.
-//   3. One timer serves the engine's deadlines and dead-peer detection: once up, if packets were
-//      sent and nothing at all (data or keepalive) came back for dead_after, the server is
-//      taken for lost: on_down is called once and the tunnel closes. A server that is alive
-//      answers within that time: WireGuard peers send a keepalive 10 s after receiving data
-//      they have no reply to (paper §6.5), and start a new handshake 15 s after sending data
-//      that got no answer.
+//   3. One timer serves the engine's deadlines and dead-peer detection. Once up, when packets
+//      were sent and nothing at all (data, keepalive, handshake) came back for check_after, the
+//      tunnel asks: it starts a handshake, which a live server answers at once. If nothing comes
+//      back for dead_after after that initiation left, the server is taken for lost: on_down is
+//      called once and the tunnel closes. (Silence alone proves nothing: a flow whose last
+//      packet needs no answer, a final ACK, leaves the server quiet until its passive keepalive
+//      10 s later, paper §6.5. WireGuard itself waits 15 s before such a handshake; asking
+//      sooner costs one handshake per check_after of one-way traffic.)
 //
 // Handlers run on the executor's thread. They may call send() and close(), and may destroy
 // the tunnel only from on_down (after which nothing else is called). Not thread-safe: use it
@@ -34,6 +36,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -56,9 +59,10 @@ struct client_tunnel_config {
   std::chrono::seconds persistent_keepalive{0};
   std::vector<packet::ip_prefix> allowed_ips{};  // what the server may send us; empty: everything
   std::size_t mtu = 1420;
-  // Packets sent, and nothing heard back for this long: the server is lost. Above the 15 s a
-  // live peer needs to answer (see the file comment).
-  duration dead_after = std::chrono::seconds(20);
+  // Packets sent and nothing heard for check_after: start a handshake; nothing heard for
+  // dead_after after it left: the server is lost (see the file comment).
+  duration check_after = std::chrono::seconds(3);
+  duration dead_after = std::chrono::seconds(5);
 };
 
 struct client_tunnel_handlers {
@@ -173,8 +177,10 @@ class client_tunnel {
       const time_point t = now();
       const auto before = engine_.counters().packets_opened + engine_.counters().handshakes_completed;
       for (std::size_t i = 0; i < *n; ++i) (void)engine_.on_datagram(from[i], std::move(batch[i]), t, out_);
-      if (engine_.counters().packets_opened + engine_.counters().handshakes_completed != before)
+      if (engine_.counters().packets_opened + engine_.counters().handshakes_completed != before) {
         unanswered_since_.reset();  // the server answered
+        check_sent_.reset();
+      }
       if (!up_ && engine_.counters().handshakes_completed > 0) {
         up_ = true;
         unanswered_since_.reset();
@@ -218,13 +224,17 @@ class client_tunnel {
     return true;
   }
 
+  // When the liveness check is due: the handshake to send, or the verdict on one sent.
+  std::optional<time_point> check_deadline() const noexcept {
+    if (!up_ || !unanswered_since_) return std::nullopt;
+    if (check_sent_) return *check_sent_ + config_.dead_after;
+    return std::max(*unanswered_since_ + config_.check_after, check_retry_at_);
+  }
+
   void arm_timer() {
     if (closed_) return;
     std::optional<time_point> at = engine_.next_deadline();
-    if (up_ && unanswered_since_) {
-      const time_point dead = *unanswered_since_ + config_.dead_after;
-      if (!at || dead < *at) at = dead;
-    }
+    if (const auto check = check_deadline(); check && (!at || *check < *at)) at = check;
     if (!at) {
       timer_.cancel();
       armed_.reset();
@@ -237,13 +247,24 @@ class client_tunnel {
       if (ec || !*alive || closed_) return;
       armed_.reset();
       const time_point t = now();
-      if (up_ && unanswered_since_ && t - *unanswered_since_ >= config_.dead_after) {
-        lost("no answer from the server for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(config_.dead_after).count()) + " s");
-        return;
+      if (const auto check = check_deadline(); check && *check <= t) {
+        if (check_sent_) {
+          lost("no answer from the server for " + describe(t - *unanswered_since_) + ", nor to a handshake");
+          return;
+        }
+        const auto initiated = engine_.counters().handshakes_initiated;
+        (void)engine_.initiate_handshake(config_.server_key, t, out_);
+        if (engine_.counters().handshakes_initiated != initiated) check_sent_ = t;
+        else check_retry_at_ = t + std::chrono::seconds(1);  // a handshake left less than 5 s ago
       }
       engine_.on_timeout(t, out_);
       flush();
     });
+  }
+
+  static std::string describe(duration d) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s";
   }
 
   void lost(std::string reason) {
@@ -262,6 +283,8 @@ class client_tunnel {
   asio::steady_timer timer_;
   std::optional<time_point> armed_;
   std::optional<time_point> unanswered_since_;  // the first send since the server was last heard
+  std::optional<time_point> check_sent_;        // the liveness handshake, once it left
+  time_point check_retry_at_{};
   bool up_ = false;
   bool closed_ = false;
   client_tunnel_counters counters_;
