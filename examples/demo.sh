@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job (./dev demo). Part 1: a warren TUN in a network namespace, answering ping and
 # UDP echo from user space. Part 2: warren-wg and wireguard-go in two namespaces, a ping and a
-# file through the tunnel. Usage: examples/demo.sh <build dir>. Needs root. Cleans up on any
-# exit, Ctrl-C included.
+# file through the tunnel. Part 3: the client engine: an armed warren-client and two regions
+# served by wireguard-go and warren-wg at different delays; tunnels come up just in time, to
+# the nearer server, and both regions carry traffic at once from their own assigned addresses.
+# Usage: examples/demo.sh <build dir>. Needs root. Cleans up on any exit, Ctrl-C included.
 set -uo pipefail
 # A pipeline ending in `grep -q` fails under pipefail when grep exits at its first match and
 # the writer gets SIGPIPE; `contains` reads everything first, then greps.
@@ -11,7 +13,9 @@ build=${1:?usage: demo.sh <build dir>}
 echo_bin=$build/examples/tun-echo/warren-tun-echo
 udp_ping=$build/examples/udp-ping/warren-udp-ping
 warren_wg=$build/examples/warren-wg/warren-wg
-for b in "$echo_bin" "$udp_ping" "$warren_wg"; do [ -x "$b" ] || { echo "demo: $b is missing: build first (./dev demo does)" >&2; exit 1; }; done
+client_bin=$build/examples/warren-client/warren-client
+relay=$build/tests/warren_udp_delay_relay
+for b in "$echo_bin" "$udp_ping" "$warren_wg" "$client_bin" "$relay"; do [ -x "$b" ] || { echo "demo: $b is missing: build first (./dev demo does)" >&2; exit 1; }; done
 command -v ping >/dev/null || { echo "demo: ping is missing: apt-get install iputils-ping" >&2; exit 1; }
 
 ns=warren-demo-$$
@@ -19,6 +23,7 @@ wa=warren-demo-wg-$$
 wb=warren-demo-go-$$
 pid=
 child=
+client_pid=
 wgpids=()
 tmp=$(mktemp -d)
 failed=0
@@ -26,6 +31,8 @@ cleanup() {
   if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi
   if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
   for p in "${wgpids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  if [ -n "$client_pid" ]; then kill -TERM "$client_pid" 2>/dev/null; wait "$client_pid" 2>/dev/null; fi
+  declare -F lab_cleanup >/dev/null && lab_cleanup
   ip netns del "$ns" 2>/dev/null
   ip netns del "$wa" 2>/dev/null
   ip netns del "$wb" 2>/dev/null
@@ -139,6 +146,94 @@ else
   for p in "${wgpids[@]}"; do kill -TERM "$p"; wait "$p" 2>/dev/null; done
   wgpids=()
   [ -S /var/run/wireguard/wgw$$.sock ] && { failed=1; echo "demo: warren-wg left its socket"; } || echo "warren-wg removed its socket and interface"
+fi
+
+printf '\n\033[1m######## Part 3: the client engine — just-in-time tunnels, two regions, one TUN\033[0m\n'
+if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null || ! command -v nc >/dev/null || ! command -v tc >/dev/null; then
+  echo "demo: wireguard-go, wg, nc or tc missing (./dev deps installs them); skipping part 3"
+  failed=1
+else
+  mkdir -p "$tmp/lab"
+  lab_tmp=$tmp/lab; lab_warren_wg=$warren_wg; lab_relay=$relay; lab_tag=$$
+  lab_fail() { echo "demo: FAILED: $*"; exit 1; }
+  # shellcheck source=warren-client/lab.sh
+  source "$(dirname "$0")/warren-client/lab.sh"
+  step "A client namespace and three servers, each with its own delay and its own address for us"
+  lab_init
+  lab_server 1 6 wireguard-go 10.100.0.1/16 10.100.0.2 198.18.1.1
+  lab_server 2 60 warren-wg 10.102.0.1/16 10.102.0.2 198.18.1.1
+  lab_server 3 20 warren-wg 10.101.0.1/16 10.101.0.2 198.18.2.1
+  lab_server_conf uk-near uk 1 10.100.0.2
+  lab_server_conf uk-far uk 2 10.102.0.2
+  lab_server_conf fr-1 fr 3 10.101.0.2
+  echo "  uk-near  wireguard-go   6 ms round trip, assigns 10.100.0.2, serves 198.18.1.1"
+  echo "  uk-far   warren-wg     60 ms round trip, assigns 10.102.0.2, serves 198.18.1.1"
+  echo "  fr-1     warren-wg     20 ms round trip, assigns 10.101.0.2, serves 198.18.2.1"
+  echo "  (delays by $lab_delay_by)"
+  printf '%s\n' '{' \
+    '  "tun": {"name": "wrnc0", "addresses": ["10.0.0.1/32"]},' \
+    '  "providers": {"files": {"type": "wg-quick", "directory": "servers"}},' \
+    '  "targets": {"uk": {"provider": "files", "region": "uk"}, "fr": {"provider": "files", "region": "fr"}},' \
+    '  "rules": [{"destinations": ["198.18.1.0/24"], "target": "uk"},' \
+    '            {"destinations": ["198.18.2.0/24"], "target": "fr"}],' \
+    '  "default": "drop",' \
+    '  "idle_timeout_seconds": 60' \
+    '}' >"$lab_tmp/client.json"
+  step "The client's configuration: rules send 198.18.1.0/24 to region uk and 198.18.2.0/24 to fr"
+  run "$client_bin" --check "$lab_tmp/client.json"
+
+  # New lines of the client's output since the last look.
+  seen=0
+  show_client() {
+    local lines; lines=$(wc -l <"$lab_tmp/client.log")
+    tail -n +$((seen + 1)) "$lab_tmp/client.log" | head -n $((lines - seen)) | sed 's/^/  | /'
+    seen=$lines
+  }
+  step "Arm warren-client: TUN wrnc0 (10.0.0.1) up, routes in, no tunnel and no handshake yet"
+  ip netns exec "$lab_client" "$client_bin" --table "$lab_tmp/client.json" >"$lab_tmp/client.log" 2>&1 &
+  client_pid=$!
+  for _ in $(seq 100); do grep -q TARGET "$lab_tmp/client.log" && break; sleep 0.1; done
+  for _ in $(seq 100); do [ -n "$(ip -n "$lab_client" route show 198.18.2.0/24)" ] && break; sleep 0.1; done
+  show_client
+  run ip -n "$lab_client" route show dev wrnc0
+  for n in 1 2 3; do
+    printf 'server %s latest handshake: %s\n' $n "$(ip netns exec wc$n$lab_tag wg show wcg$n$lab_tag latest-handshakes | awk '{print $2}')"
+  done
+
+  step "The first ping to 198.18.1.1 (uk): held while the nearer server's tunnel comes up, then answered"
+  run ip netns exec "$lab_client" ping -c 3 -i 0.2 -W 5 198.18.1.1
+  show_client
+
+  step "Both regions at once: 16 MiB to 198.18.1.1 (uk) and to 198.18.2.1 (fr)"
+  head -c $((16 * 1024 * 1024)) /dev/urandom >"$lab_tmp/file"
+  ip netns exec wc1$lab_tag nc -l -n -v 198.18.1.1 5001 >"$lab_tmp/got-uk" 2>"$lab_tmp/nc-uk.log" &
+  ncuk=$!
+  ip netns exec wc3$lab_tag nc -l -n -v 198.18.2.1 5002 >"$lab_tmp/got-fr" 2>"$lab_tmp/nc-fr.log" &
+  ncfr=$!
+  for _ in $(seq 50); do
+    [ -n "$(ip netns exec wc1$lab_tag ss -Hltn 'sport = :5001')" ] && [ -n "$(ip netns exec wc3$lab_tag ss -Hltn 'sport = :5002')" ] && break
+    sleep 0.1
+  done
+  ip netns exec "$lab_client" timeout 60 nc -N 198.18.1.1 5001 <"$lab_tmp/file" & senduk=$!
+  ip netns exec "$lab_client" timeout 60 nc -N 198.18.2.1 5002 <"$lab_tmp/file" & sendfr=$!
+  wait $senduk || { failed=1; echo "demo: FAILED: sending to uk"; }
+  wait $sendfr || { failed=1; echo "demo: FAILED: sending to fr"; }
+  wait $ncuk; wait $ncfr
+  sent=$(sha256sum <"$lab_tmp/file" | cut -d' ' -f1)
+  for r in uk fr; do
+    got=$(sha256sum <"$lab_tmp/got-$r" | cut -d' ' -f1)
+    printf '%s server: %s, sha256 %s\n' $r "$(grep -o 'Connection received on [0-9.]*' "$lab_tmp/nc-$r.log")" \
+      "$([ "$got" = "$sent" ] && echo matches || echo DIFFERS)"
+    [ "$got" = "$sent" ] || failed=1
+  done
+  show_client
+
+  step "Ctrl-C the client: tunnels closed, routes removed"
+  kill -INT "$client_pid"; wait "$client_pid"; rc=$?; client_pid=
+  show_client
+  [ $rc -eq 0 ] || { failed=1; echo "demo: warren-client exited with $rc"; }
+  [ -z "$(ip -n "$lab_client" route show 198.18.1.0/24)" ] && echo "routes removed" || { failed=1; echo "demo: a route is left"; }
+  lab_cleanup
 fi
 
 [ $failed -eq 0 ] && printf '\n\033[1mdemo: everything answered\033[0m\n' || printf '\ndemo: some steps FAILED\n'

@@ -23,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -85,10 +86,12 @@ int main(int argc, char** argv) {
   CLI::App app{"warren-client: just-in-time tunnels to many servers at once, routed by rules.\n"
                "See examples/warren-client/README.md for the configuration file."};
   std::string config_path;
-  bool check = false, plain = false;
+  bool check = false, plain = false, force_table = false;
   app.add_option("config", config_path, "the configuration file (JSON)")->required();
   app.add_flag("--check", check, "read the configuration and providers, list each target's servers, and exit");
   app.add_flag("--plain", plain, "one line per change even on a terminal");
+  app.add_flag("--table", force_table, "print the table on every change even when not on a terminal")
+      ->excludes("--plain");
   app.set_version_flag("--version", std::string("warren-client ") + warren::version_string);
   CLI11_PARSE(app, argc, argv);
 
@@ -174,19 +177,29 @@ int main(int argc, char** argv) {
   jit::client_engine<warren::tun::fd_device> engine(io.get_executor(), std::move(*device), std::move(rules), own,
                                                     std::move(targets), options);
 
-  const bool table = !plain && ::isatty(STDOUT_FILENO);
+  const bool terminal = ::isatty(STDOUT_FILENO) != 0;
+  const bool table = force_table || (!plain && terminal);
   std::string header = "warren-client " + std::string(warren::version_string) + "  " + tun->name();
   for (const auto& a : config.tun_addresses) header += " " + a.to_string();
   header += "  (Ctrl-C to stop)";
   auto redraw = [&] {
     const std::string t = warren_client::status_table(header, engine.status(), assigned, warren::steady_clock_source{}.now());
-    std::fputs("\x1b[H\x1b[2J", stdout);  // home, clear
+    if (terminal) std::fputs("\x1b[H\x1b[2J", stdout);  // home, clear: the table stays in place
+    else std::fputs("\n", stdout);                       // a log: one table after another
     std::fputs(t.c_str(), stdout);
     std::fflush(stdout);
   };
+  // Several changes often come from one input (a tunnel closes and its target re-arms): one
+  // table after all of them, not one per change.
+  bool redraw_posted = false;
   engine.on_event([&](const jit::state_event& e) {
     if (table) {
-      redraw();
+      if (redraw_posted) return;
+      redraw_posted = true;
+      asio::post(io, [&] {
+        redraw_posted = false;
+        redraw();
+      });
     } else {
       std::printf("%s\n", warren_client::event_line(e).c_str());
       std::fflush(stdout);
@@ -203,7 +216,7 @@ int main(int argc, char** argv) {
   };
   if (table) {
     redraw();
-    tick();
+    if (terminal) tick();  // ages and byte counts move; a log gets a table per change only
   } else {
     std::printf("%s armed: %zu targets, %zu routes\n", tun->name().c_str(), config.targets.size(), routes.size());
     std::fflush(stdout);
@@ -216,6 +229,7 @@ int main(int argc, char** argv) {
     engine.stop();
     for (const auto& r : routes) (void)nl->remove_route(r, tun->ifindex());
     if (table) redraw();
+    redraw_posted = true;  // the stop's own changes are in the table just drawn
     std::printf("stopped: tunnels closed, %zu routes removed\n", routes.size());
     std::fflush(stdout);
     io.stop();

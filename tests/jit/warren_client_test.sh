@@ -7,9 +7,8 @@
 #   uk-far   warren-wg     60 ms   assigns 10.102.0.2   serves 198.18.1.1 (prefix A, region uk)
 #   fr-1     warren-wg     20 ms   assigns 10.101.0.2   serves 198.18.2.1 (prefix B, region fr)
 #
-# (round-trip delays). The delay is `tc qdisc ... netem delay` on the client's side of each
-# veth; where the kernel has no sch_netem, a UDP relay in front of each server's daemon holds
-# every datagram for half the delay each way instead (tests/support/udp_delay_relay.cpp).
+# (round-trip delays: netem, or a UDP delay relay where the kernel has no netem; the lab is
+# examples/warren-client/lab.sh, which the demo uses too).
 #
 # Shown: no handshake before the first packet; the first ping to A is answered (held while the
 # tunnel came up, not lost); the nearer uk server is chosen; TCP transfers to A and B at the
@@ -28,14 +27,17 @@ for t in wg wireguard-go nc ping sha256sum tc ss; do
   command -v $t >/dev/null || { echo "skipped: $t missing (./dev deps installs it)"; exit 77; }
 done
 
-C=wcc$$; S1=wc1$$; S2=wc2$$; S3=wc3$$
+tmp=$(mktemp -d)
+lab_tmp=$tmp; lab_warren_wg=$warren_wg; lab_relay=$relay; lab_tag=$$
+# shellcheck source=../../examples/warren-client/lab.sh
+source "$(dirname "$0")/../../examples/warren-client/lab.sh"
+C=$lab_client; S1=wc1$$; S2=wc2$$; S3=wc3$$
 pids=()
 client_pid=
-tmp=$(mktemp -d)
 cleanup() {
   [ -n "$client_pid" ] && { kill "$client_pid" 2>/dev/null; wait "$client_pid" 2>/dev/null; }
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for ns in "$C" "$S1" "$S2" "$S3"; do ip netns del "$ns" 2>/dev/null; done
+  lab_cleanup
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -44,66 +46,18 @@ fail() {
   for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -25 "$f"; }; done
   exit 1
 }
+lab_fail() { fail "$@"; }
 c() { ip netns exec "$C" "$@"; }
 umask 077
 
-for ns in "$C" "$S1" "$S2" "$S3"; do ip netns add "$ns" || fail "namespace $ns"; ip -n "$ns" link set lo up; done
-if c tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
-  c tc qdisc del dev lo root
-  delay_by=netem
-else
-  delay_by=relay
-fi
-echo "delays by: $delay_by"
-wg genkey >"$tmp/client.key"; wg pubkey <"$tmp/client.key" >"$tmp/client.pub"
-
-# server <ns> <n> <round-trip delay ms> <kind> <ifname> <inner net> <client address> <service address>
-server() {
-  local ns=$1 n=$2 delay=$3 kind=$4 ifname=$5 net=$6 client_addr=$7 service=$8
-  ip link add "wcv$n" netns "$C" type veth peer name "wcs$n" netns "$ns" || fail "veth $n"
-  c ip addr add "192.0.2.$((4 * n - 3))/30" dev "wcv$n"
-  ip -n "$ns" addr add "192.0.2.$((4 * n - 2))/30" dev "wcs$n"
-  c ip link set "wcv$n" up; ip -n "$ns" link set "wcs$n" up
-  local port=51820
-  if [ "$delay_by" = netem ]; then
-    c tc qdisc add dev "wcv$n" root netem delay "${delay}ms" || fail "netem on wcv$n"
-  else
-    port=51821
-    ip netns exec "$ns" "$relay" "192.0.2.$((4 * n - 2))" 51820 127.0.0.1 $port $((delay / 2)) >"$tmp/relay$n.log" 2>&1 &
-    pids+=($!)
-  fi
-  ip -n "$ns" addr add "$service/32" dev lo
-  wg genkey >"$tmp/s$n.key"; wg pubkey <"$tmp/s$n.key" >"$tmp/s$n.pub"
-  if [ "$kind" = wireguard-go ]; then
-    ip netns exec "$ns" wireguard-go -f "$ifname" >"$tmp/s$n-$kind.log" 2>&1 &
-  else
-    ip netns exec "$ns" "$warren_wg" -f "$ifname" >"$tmp/s$n-$kind.log" 2>&1 &
-  fi
-  pids+=($!)
-  eval "server_pid_$n=$!"
-  for _ in $(seq 100); do [ -S "/var/run/wireguard/$ifname.sock" ] && break; sleep 0.1; done
-  [ -S "/var/run/wireguard/$ifname.sock" ] || fail "$kind did not create its UAPI socket"
-  ip netns exec "$ns" wg set "$ifname" private-key "$tmp/s$n.key" \
-    peer "$(cat "$tmp/client.pub")" allowed-ips "$client_addr/32" || fail "wg set $ifname"
-  ip netns exec "$ns" wg set "$ifname" listen-port $port || fail "wg set $ifname listen-port $port"
-  ip -n "$ns" addr add "$net" dev "$ifname"
-  ip -n "$ns" link set "$ifname" up
-}
-server "$S1" 1 6 wireguard-go wcg1$$ 10.100.0.1/16 10.100.0.2 198.18.1.1
-server "$S2" 2 60 warren-wg wcg2$$ 10.102.0.1/16 10.102.0.2 198.18.1.1
-server "$S3" 3 20 warren-wg wcg3$$ 10.101.0.1/16 10.101.0.2 198.18.2.1
-
-# The client's servers: one wg-quick file each, with warren's region comment.
-mkdir -p "$tmp/servers"
-conf() {  # conf <id> <region> <n> <assigned>
-  { echo "# warren: region=$2"
-    echo "[Interface]"; echo "PrivateKey = $(cat "$tmp/client.key")"; echo "Address = $4/32"
-    echo "[Peer]"; echo "PublicKey = $(cat "$tmp/s$3.pub")"; echo "Endpoint = 192.0.2.$((4 * $3 - 2)):51820"
-    echo "AllowedIPs = 0.0.0.0/0"; } >"$tmp/servers/$1.conf"
-}
-conf uk-near uk 1 10.100.0.2
-conf uk-far uk 2 10.102.0.2
-conf fr-1 fr 3 10.101.0.2
+lab_init
+echo "delays by: $lab_delay_by"
+lab_server 1 6 wireguard-go 10.100.0.1/16 10.100.0.2 198.18.1.1
+lab_server 2 60 warren-wg 10.102.0.1/16 10.102.0.2 198.18.1.1
+lab_server 3 20 warren-wg 10.101.0.1/16 10.101.0.2 198.18.2.1
+lab_server_conf uk-near uk 1 10.100.0.2
+lab_server_conf uk-far uk 2 10.102.0.2
+lab_server_conf fr-1 fr 3 10.101.0.2
 cat >"$tmp/client.json" <<EOF
 {
   "tun": {"name": "wcc$$", "addresses": ["10.0.0.1/32"]},
@@ -172,7 +126,7 @@ c ping -c 1 -W 10 198.18.2.1 >/dev/null || fail "the ping after the idle close w
 
 echo "--- failover: the uk server in use dies; the client moves to the other"
 c ping -c 1 -W 10 198.18.1.1 >/dev/null || fail "uk is not up before the failover"
-kill "$server_pid_1"
+kill "$lab_server_pid_1"
 answered=
 for _ in $(seq 40); do
   if c ping -c 1 -W 1 198.18.1.1 >/dev/null && grep -q "connected (uk-far)" "$tmp/client.log"; then answered=1; break; fi

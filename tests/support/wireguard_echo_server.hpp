@@ -3,6 +3,8 @@
 // echoes every packet it receives back with source and destination swapped (which keeps every
 // checksum valid: the pseudo-header sum does not depend on the order of the addresses). It can
 // hold every datagram it sends for `delay` (a far server) and be stopped (a dead one).
+// Free of any test framework, so benchmarks use it too: a setup step that fails throws
+// std::runtime_error (which fails a Catch2 test case it escapes from).
 
 #include <warren/core/clock.hpp>
 #include <warren/core/packet_buffer.hpp>
@@ -15,12 +17,12 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <catch2/catch_test_macros.hpp>
-
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace warren::test {
@@ -43,9 +45,10 @@ struct wireguard_echo_server {
     c.generate_private_key(key);
     c.x25519_public(pub, key);
     engine.set_private_key(key);
-    REQUIRE(engine.set_peer({.public_key = client, .allowed_ips = {client_address}}));
+    if (auto r = engine.set_peer({.public_key = client, .allowed_ips = {client_address}}); !r)
+      throw std::runtime_error("wireguard_echo_server: the engine refused the client as its peer: " + r.error().message());
     auto s = wireguard::udp_socket::open(io.get_executor(), false, 0);
-    REQUIRE(s);
+    if (!s) throw std::runtime_error("wireguard_echo_server: could not open its UDP socket: " + s.error().message());
     socket.emplace(std::move(*s));
     wait();
   }
