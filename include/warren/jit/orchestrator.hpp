@@ -499,6 +499,7 @@ class orchestrator {
         const route::decision d = router_.on_outbound(pkt.bytes(), now);
         if (d.what == route::decision::kind::tunnel) out.to_tunnel.emplace_back(connection_of(d.tunnel), std::move(pkt));
         else if (d.what == route::decision::kind::direct) out.direct.push_back(std::move(pkt));
+        else ++stats_.dropped_waiting;  // new rules sent the flow elsewhere, or dropped it
       });
     }
   }

@@ -78,6 +78,7 @@ struct client_engine_counters {
   std::uint64_t tun_write_dropped = 0;
   std::uint64_t direct_dropped = 0;   // direct decisions with no direct handler
   std::uint64_t tunnel_open_failed = 0;
+  std::uint64_t tunnel_gone_dropped = 0;  // packets for a tunnel closed in the same round
 };
 
 template <tun::pollable_device Device, crypto::backend Crypto = crypto::default_backend>
@@ -92,7 +93,10 @@ class client_engine {
       : ex_(ex), options_(options), tun_(std::move(tun)), timer_(ex), prober_(ex, options.probing),
         core_(std::move(rules), tun_addresses, to_target_options(targets), options.orchestrator) {
     for (auto& t : targets)
-      for (auto& s : t.servers) servers_[s.id] = std::move(s);
+      for (auto& s : t.servers) {
+        const std::string id = s.id;
+        servers_[{t.target, id}] = std::move(s);
+      }
   }
 
   client_engine(const client_engine&) = delete;
@@ -205,6 +209,7 @@ class client_engine {
     for (auto& [c, pkt] : work.to_tunnel) {
       auto it = tunnels_.find(c);
       if (it != tunnels_.end() && it->second.tunnel) it->second.tunnel->send(std::move(pkt));
+      else ++counters_.tunnel_gone_dropped;
     }
     if (!work.to_tun.empty() && !stopped_) {
       auto written = tun_.device().write_batch(work.to_tun);
@@ -233,7 +238,7 @@ class client_engine {
   void start_probe(const probe_command& cmd) {
     std::vector<probe::target> targets;
     for (const auto& c : cmd.candidates) {
-      auto it = servers_.find(c.server);
+      auto it = servers_.find({cmd.target, c.server});
       if (it == servers_.end()) continue;
       const auto& cfg = it->second.tunnel;
       targets.push_back({c.server, cfg.server,
@@ -258,8 +263,10 @@ class client_engine {
       const time_point t = now();
       std::vector<probe::candidate> cs;
       for (auto& r : results) {
-        last_probe_[r.id] = t;
-        cs.push_back({r.id, r.stats, servers_.count(r.id) ? servers_[r.id].load : 0.0});
+        auto it = servers_.find({target, r.id});
+        if (it == servers_.end()) continue;
+        last_probe_[it->second.tunnel.server.to_string()] = t;
+        cs.push_back({r.id, r.stats, it->second.load});
       }
       core_.on_probe_results(target, cs, t, out_);
       process();
@@ -268,19 +275,20 @@ class client_engine {
   }
 
   void open_tunnel(const connect_command& cmd) {
-    auto it = servers_.find(cmd.server);
+    auto it = servers_.find({cmd.target, cmd.server});
     if (it == servers_.end()) {
       core_.on_connect_failed(cmd.connection, "unknown server", now(), out_);
       return;
     }
     // Leave the server's replay check a whitening granule past our last probe initiation.
-    if (auto p = last_probe_.find(cmd.server); p != last_probe_.end()) {
+    const std::string endpoint = it->second.tunnel.server.to_string();
+    if (auto p = last_probe_.find(endpoint); p != last_probe_.end()) {
       const time_point ready = p->second + probe::wireguard_min_gap;
       if (now() < ready) {
         auto wait = std::make_shared<asio::steady_timer>(ex_, ready);
-        wait->async_wait([this, alive = alive_, wait, cmd](std::error_code ec) {
+        wait->async_wait([this, alive = alive_, wait, cmd, endpoint](std::error_code ec) {
           if (ec || !*alive || stopped_) return;
-          last_probe_.erase(cmd.server);
+          last_probe_.erase(endpoint);
           open_tunnel(cmd);
           process();
         });
@@ -353,9 +361,10 @@ class client_engine {
   std::optional<time_point> armed_;
   probe::prober prober_;
   orchestrator core_;
-  std::map<std::string, server_entry> servers_;
+  // By (target, server id): two providers may use the same ids.
+  std::map<std::pair<std::string, std::string>, server_entry> servers_;
   std::unordered_map<connection_id, live> tunnels_;
-  std::map<std::string, time_point> last_probe_;
+  std::map<std::string, time_point> last_probe_;  // by the server's endpoint
   std::vector<std::pair<std::string, std::vector<probe::target>>> pending_probes_;
   bool probing_ = false;
   bool started_ = false;
