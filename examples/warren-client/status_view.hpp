@@ -53,7 +53,7 @@ inline std::string status_table(const std::string& header, const std::vector<war
                                 const std::map<std::string, std::string>& assigned, warren::time_point now) {
   std::string out = header + "\n\n";
   char row[512];
-  std::snprintf(row, sizeof row, "%-8s %-11s %-12s %-20s %-16s %10s %10s %7s  %s\n", "TARGET", "STATE", "SERVER",
+  std::snprintf(row, sizeof row, "%-8s %-11s %-12s %-21s %-16s %10s %10s %7s  %s\n", "TARGET", "STATE", "SERVER",
                 "LATENCY med/jit/loss", "ADDRESS", "OUT", "IN", "FOR", "REASON");
   out += row;
   for (const auto& t : targets) {
@@ -69,7 +69,7 @@ inline std::string status_table(const std::string& header, const std::vector<war
       age = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - t.since).count()) + "s";
     std::string reason = t.reason;
     if (reason.size() > 60) reason = reason.substr(0, 57) + "...";
-    std::snprintf(row, sizeof row, "%-8s %-11s %-12s %-20s %-16s %10s %10s %7s  %s\n", t.name.c_str(),
+    std::snprintf(row, sizeof row, "%-8s %-11s %-12s %-21s %-16s %10s %10s %7s  %s\n", t.name.c_str(),
                   std::string(to_string(t.state)).c_str(), t.server.empty() ? "-" : t.server.c_str(), latency.c_str(),
                   address.c_str(), live ? human_bytes(t.counters.bytes_out).c_str() : "-",
                   live ? human_bytes(t.counters.bytes_in).c_str() : "-", age.c_str(), reason.c_str());
